@@ -1,0 +1,115 @@
+"""Roles and what they may do: the one table CareDeck asks for every permission.
+
+Views, the API and services ask `has_capability(user, Capability.X, organization)`
+(accounts/access.py); nothing else in the code base tests a role by name.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class OrganizationKind(models.TextChoices):
+    PROVIDER = "provider", "Provider"
+    CUSTOMER = "customer", "Customer"
+    PARTNER = "partner", "Partner"
+
+
+class Role(models.TextChoices):
+    CUSTOMER_MEMBER = "customer_member", "Customer member"
+    DESIGNATED_CONTACT = "designated_contact", "Designated contact"
+    CUSTOMER_ADMIN = "customer_admin", "Customer administrator"
+    PARTNER_USER = "partner_user", "Partner user"
+    CARE_ANALYST = "care_analyst", "Care analyst"
+    CARE_MANAGER = "care_manager", "Care manager"
+    TAM = "tam", "Technical account manager"
+    PRODUCT_MANAGER = "product_manager", "Product manager"
+    INCIDENT_MANAGER = "incident_manager", "Incident manager"
+    CHANGE_MANAGER = "change_manager", "Change manager"
+    CAB_MEMBER = "cab_member", "CAB member"
+    ENGINEER = "engineer", "Engineer"
+    PLATFORM_ADMIN = "platform_admin", "Platform administrator"
+
+
+class Capability(models.TextChoices):
+    VIEW_TENANT = "view_tenant", "See the tenant's overview and team"
+    VIEW_AUDIT = "view_audit", "Read the history of the tenant's objects"
+    MANAGE_USERS = "manage_users", "Invite users and change their roles"
+    MANAGE_DESIGNATED_CONTACTS = "manage_designated_contacts", "Name designated contacts"
+    SERVE_ALL_TENANTS = "serve_all_tenants", "Serve every tenant (provider staff)"
+    MANAGE_ORGANIZATIONS = "manage_organizations", "Create tenants, contracts and TAMs"
+    MANAGE_PRODUCTS = "manage_products", "Keep the provider's products"
+    MANAGE_ACCESS_REQUESTS = "manage_access_requests", "Approve or decline access requests"
+    MANAGE_PARTNER_LINKS = "manage_partner_links", "Link partners to customers"
+
+
+C = Capability
+
+# Everyone signed in can see their own tenant and its history.
+_BASE = {C.VIEW_TENANT, C.VIEW_AUDIT}
+# Provider staff who work across the whole customer base (tier-less, follow-the-sun).
+_STAFF = _BASE | {C.SERVE_ALL_TENANTS}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.CUSTOMER_MEMBER: frozenset(_BASE),
+    Role.DESIGNATED_CONTACT: frozenset(_BASE),
+    Role.CUSTOMER_ADMIN: frozenset(_BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS}),
+    Role.PARTNER_USER: frozenset(_BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS}),
+    Role.CARE_ANALYST: frozenset(_STAFF),
+    Role.CARE_MANAGER: frozenset(_STAFF),
+    # A TAM serves the accounts it is TAM of, not the whole base.
+    Role.TAM: frozenset(_BASE),
+    Role.PRODUCT_MANAGER: frozenset(_STAFF),
+    Role.INCIDENT_MANAGER: frozenset(_STAFF),
+    Role.CHANGE_MANAGER: frozenset(_STAFF),
+    Role.CAB_MEMBER: frozenset(_STAFF),
+    Role.ENGINEER: frozenset(_STAFF),
+    Role.PLATFORM_ADMIN: frozenset(
+        _STAFF
+        | {
+            C.MANAGE_USERS,
+            C.MANAGE_DESIGNATED_CONTACTS,
+            C.MANAGE_ORGANIZATIONS,
+            C.MANAGE_PRODUCTS,
+            C.MANAGE_ACCESS_REQUESTS,
+            C.MANAGE_PARTNER_LINKS,
+        }
+    ),
+}
+
+# Which roles a user of each kind of organization may hold.
+ROLES_BY_KIND: dict[str, frozenset[Role]] = {
+    OrganizationKind.CUSTOMER: frozenset(
+        {Role.CUSTOMER_MEMBER, Role.DESIGNATED_CONTACT, Role.CUSTOMER_ADMIN}
+    ),
+    OrganizationKind.PARTNER: frozenset({Role.PARTNER_USER}),
+    OrganizationKind.PROVIDER: frozenset(
+        {
+            Role.CARE_ANALYST,
+            Role.CARE_MANAGER,
+            Role.TAM,
+            Role.PRODUCT_MANAGER,
+            Role.INCIDENT_MANAGER,
+            Role.CHANGE_MANAGER,
+            Role.CAB_MEMBER,
+            Role.ENGINEER,
+            Role.PLATFORM_ADMIN,
+        }
+    ),
+}
+
+# What a partner link may grant on a customer (a partner user's rights there are its
+# role's capabilities intersected with the link's rights).
+DELEGABLE_CAPABILITIES = (
+    C.VIEW_TENANT,
+    C.VIEW_AUDIT,
+    C.MANAGE_USERS,
+    C.MANAGE_DESIGNATED_CONTACTS,
+)
+
+
+def capabilities_of(roles) -> frozenset[Capability]:
+    caps: set[Capability] = set()
+    for role in roles:
+        caps |= ROLE_CAPABILITIES.get(Role(role), frozenset())
+    return frozenset(caps)

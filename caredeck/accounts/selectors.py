@@ -1,0 +1,116 @@
+"""Reads of organizations, people, products and tokens, always scoped to the actor."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from caredeck.accounts.access import has_capability, is_provider_staff, tenants_for
+from caredeck.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    ApiToken,
+    Organization,
+    PartnerLink,
+    Product,
+    RoleGrant,
+    User,
+)
+from caredeck.accounts.roles import Capability
+
+
+def organizations_visible(user) -> QuerySet[Organization]:
+    return tenants_for(user).select_related("tam", "contract").prefetch_related("platforms")
+
+
+def organization_get(user, slug: str) -> Organization:
+    organization = organizations_visible(user).filter(slug=slug).first()
+    if organization is None:
+        raise Http404("No such organization.")
+    return organization
+
+
+def users_visible(user) -> QuerySet[User]:
+    return (
+        User.objects.filter(organization__in=tenants_for(user))
+        .select_related("organization")
+        .prefetch_related(Prefetch("role_grants", queryset=RoleGrant.objects.order_by("role")))
+    )
+
+
+def user_get(actor, user_id) -> User:
+    try:
+        user_id = int(user_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404("No such user.") from exc
+    found = users_visible(actor).filter(pk=user_id).first()
+    if found is None:
+        raise Http404("No such user.")
+    return found
+
+
+def products_visible(user) -> QuerySet[Product]:
+    if is_provider_staff(user):
+        return Product.objects.all()
+    return Product.objects.filter(organizations__in=tenants_for(user)).distinct()
+
+
+def product_get(user, slug: str) -> Product:
+    product = products_visible(user).filter(slug=slug).first()
+    if product is None:
+        raise Http404("No such product.")
+    return product
+
+
+def access_requests_visible(user) -> QuerySet[AccessRequest]:
+    if not has_capability(user, Capability.MANAGE_ACCESS_REQUESTS):
+        return AccessRequest.objects.none()
+    return AccessRequest.objects.select_related("decided_by", "organization")
+
+
+def access_request_get(user, request_id) -> AccessRequest:
+    try:
+        request_id = int(request_id)
+    except (TypeError, ValueError) as exc:
+        raise Http404("No such access request.") from exc
+    found = access_requests_visible(user).filter(pk=request_id).first()
+    if found is None:
+        raise Http404("No such access request.")
+    return found
+
+
+def access_requests_pending(user) -> QuerySet[AccessRequest]:
+    return access_requests_visible(user).filter(status=AccessRequestStatus.PENDING)
+
+
+def partner_links_of(user, organization: Organization) -> QuerySet[PartnerLink]:
+    """The links of a customer or partner that `user` may see."""
+    visible = tenants_for(user)
+    links = PartnerLink.objects.select_related("partner", "customer")
+    if organization.kind == "partner":
+        return links.filter(partner=organization, customer__in=visible)
+    return links.filter(customer=organization, partner__in=visible)
+
+
+def partner_link_get(user, link_id) -> PartnerLink:
+    if not has_capability(user, Capability.MANAGE_PARTNER_LINKS):
+        raise Http404("No such link.")
+    try:
+        return PartnerLink.objects.select_related("partner", "customer").get(pk=int(link_id))
+    except (PartnerLink.DoesNotExist, TypeError, ValueError) as exc:
+        raise Http404("No such link.") from exc
+
+
+def tokens_of(user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user)
+
+
+def token_get(user, token_id) -> ApiToken:
+    try:
+        return tokens_of(user).get(pk=int(token_id))
+    except (ApiToken.DoesNotExist, TypeError, ValueError) as exc:
+        raise Http404("No such token.") from exc
+
+
+def tams() -> QuerySet[User]:
+    return User.objects.filter(role_grants__role="tam", is_active=True).distinct()

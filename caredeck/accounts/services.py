@@ -1,0 +1,624 @@
+"""Every state change of organizations, people, roles and tokens.
+
+One function per use case: it checks the actor's capability, validates, writes in one
+transaction with its audit entry, and queues the messages it causes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.text import slugify
+
+from caredeck.accounts.access import has_capability
+from caredeck.accounts.models import (
+    AccessRequest,
+    AccessRequestStatus,
+    ApiToken,
+    Contract,
+    Organization,
+    PartnerLink,
+    Product,
+    RoleGrant,
+    User,
+)
+from caredeck.accounts.roles import (
+    DELEGABLE_CAPABILITIES,
+    ROLES_BY_KIND,
+    Capability,
+    OrganizationKind,
+    Role,
+)
+from caredeck.core.audit import audit_record, changes_between, snapshot
+from caredeck.core.exceptions import Conflict
+from caredeck.notify.services import email_queue
+
+PRODUCT_FIELDS = ("slug", "name", "description", "vote_threshold", "is_active")
+ORGANIZATION_FIELDS = ("name", "slug", "kind", "tam", "is_active")
+CONTRACT_FIELDS = (
+    "notice_minutes",
+    "update_minutes",
+    "rca_business_days",
+    "availability_target",
+    "support_timezone",
+    "support_country",
+    "support_24x7",
+    "support_day_start",
+    "support_day_end",
+    "case_response_minutes",
+    "case_resolution_minutes",
+)
+USER_FIELDS = ("name", "timezone", "is_active")
+
+
+def _require(actor, capability: Capability, organization: Organization | None = None) -> None:
+    if not has_capability(actor, capability, organization):
+        raise PermissionDenied(f"Your roles do not allow this ({capability.label.lower()}).")
+
+
+def _full_clean(obj, exclude: list[str] | None = None) -> None:
+    """Model validation, so services refuse what the database or a form would."""
+    obj.full_clean(exclude=exclude, validate_unique=True)
+
+
+def provider_organization() -> Organization:
+    return Organization.objects.get(kind=OrganizationKind.PROVIDER)
+
+
+# --- Products ------------------------------------------------------------------------
+
+
+def product_create(*, actor, **fields: Any) -> Product:
+    _require(actor, Capability.MANAGE_PRODUCTS)
+    product = Product(**fields)
+    _full_clean(product)
+    with transaction.atomic():
+        product.save()
+        audit_record(
+            actor=actor, obj=product, action="created",
+            changes=changes_between({}, snapshot(product, PRODUCT_FIELDS)),
+        )
+    return product
+
+
+def product_update(*, actor, product: Product, **fields: Any) -> Product:
+    _require(actor, Capability.MANAGE_PRODUCTS)
+    before = snapshot(product, PRODUCT_FIELDS)
+    for name, value in fields.items():
+        setattr(product, name, value)
+    _full_clean(product)
+    with transaction.atomic():
+        product.save()
+        changes = changes_between(before, snapshot(product, PRODUCT_FIELDS))
+        if changes:
+            audit_record(actor=actor, obj=product, action="updated", changes=changes)
+    return product
+
+
+# --- Organizations and contracts -------------------------------------------------------
+
+
+def _validate_tam(tam: User | None) -> None:
+    if tam is None:
+        return
+    if tam.organization.kind != OrganizationKind.PROVIDER or Role.TAM not in tam.roles:
+        raise ValidationError({"tam": ["The TAM must be a provider user with the TAM role."]})
+
+
+def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
+    unknown = set(terms) - set(CONTRACT_FIELDS)
+    if unknown:
+        raise ValidationError({"contract": [f"Unknown contract terms: {', '.join(sorted(unknown))}."]})
+    for name, value in terms.items():
+        setattr(contract, name, value)
+    for name in ("case_response_minutes", "case_resolution_minutes"):
+        value = getattr(contract, name) or {}
+        if not isinstance(value, dict) or set(map(str, value)) - {"1", "2", "3", "4"}:
+            raise ValidationError({name: ["Give minutes per criticality 1, 2, 3 and 4."]})
+        cleaned = {}
+        for key, minutes in value.items():
+            if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 525600:
+                raise ValidationError({name: [f"Criticality {key}: minutes must be 1 to 525600."]})
+            cleaned[str(key)] = minutes
+        setattr(contract, name, cleaned)
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(contract.support_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValidationError({"support_timezone": ["Unknown time zone."]}) from exc
+    try:
+        contract.full_clean(exclude=["organization"])
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+    if not contract.support_24x7 and contract.support_day_start >= contract.support_day_end:
+        raise ValidationError({"support_day_end": ["The support day must end after it starts."]})
+
+
+def organization_create(
+    *,
+    actor,
+    name: str,
+    kind: str,
+    slug: str = "",
+    platforms: list[Product] | None = None,
+    tam: User | None = None,
+    contract: dict[str, Any] | None = None,
+) -> Organization:
+    _require(actor, Capability.MANAGE_ORGANIZATIONS)
+    if kind not in (OrganizationKind.CUSTOMER, OrganizationKind.PARTNER):
+        raise ValidationError({"kind": ["Create customers or partners; there is one provider."]})
+    organization = Organization(name=name, kind=kind, slug=slug or slugify(name)[:50], tam=tam)
+    _full_clean(organization)
+    _validate_tam(tam)
+    terms = Contract(organization=organization)
+    _apply_contract(terms, contract or {})
+    with transaction.atomic():
+        organization.save()
+        organization.platforms.set(platforms or [])
+        terms.organization = organization
+        terms.save()
+        after = snapshot(organization, ORGANIZATION_FIELDS)
+        after["platforms"] = sorted(p.slug for p in platforms or [])
+        after["contract"] = snapshot(terms, CONTRACT_FIELDS)
+        audit_record(
+            actor=actor, obj=organization, action="created", changes=changes_between({}, after)
+        )
+    return organization
+
+
+def organization_update(
+    *,
+    actor,
+    organization: Organization,
+    platforms: list[Product] | None = None,
+    contract: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Organization:
+    _require(actor, Capability.MANAGE_ORGANIZATIONS, organization)
+    if "kind" in fields and fields["kind"] != organization.kind:
+        raise ValidationError({"kind": ["The kind of an organization cannot change."]})
+    terms, _ = Contract.objects.get_or_create(organization=organization)
+    before = snapshot(organization, ORGANIZATION_FIELDS)
+    before["platforms"] = sorted(organization.platforms.values_list("slug", flat=True))
+    before_terms = snapshot(terms, CONTRACT_FIELDS)
+    for name, value in fields.items():
+        setattr(organization, name, value)
+    _full_clean(organization)
+    if "tam" in fields:
+        _validate_tam(organization.tam)
+    if contract:
+        _apply_contract(terms, contract)
+    with transaction.atomic():
+        organization.save()
+        if platforms is not None:
+            organization.platforms.set(platforms)
+        terms.save()
+        after = snapshot(organization, ORGANIZATION_FIELDS)
+        after["platforms"] = sorted(organization.platforms.values_list("slug", flat=True))
+        changes = changes_between(before, after)
+        changes.update(
+            {f"contract.{k}": v for k, v in changes_between(
+                before_terms, snapshot(terms, CONTRACT_FIELDS)
+            ).items()}
+        )
+        if changes:
+            audit_record(actor=actor, obj=organization, action="updated", changes=changes)
+    return organization
+
+
+def partner_link_set(
+    *, actor, partner: Organization, customer: Organization, rights: list[str]
+) -> PartnerLink:
+    _require(actor, Capability.MANAGE_PARTNER_LINKS)
+    errors = {}
+    if partner.kind != OrganizationKind.PARTNER:
+        errors["partner"] = ["Choose a partner organization."]
+    if customer.kind != OrganizationKind.CUSTOMER:
+        errors["customer"] = ["Choose a customer organization."]
+    allowed = {c.value for c in DELEGABLE_CAPABILITIES}
+    if not set(rights) <= allowed:
+        errors["rights"] = [f"Rights must be among: {', '.join(sorted(allowed))}."]
+    if errors:
+        raise ValidationError(errors)
+    rights = sorted(set(rights) | {Capability.VIEW_TENANT.value})
+    with transaction.atomic():
+        link, created = PartnerLink.objects.select_for_update().get_or_create(
+            partner=partner, customer=customer, defaults={"rights": rights}
+        )
+        before = [] if created else link.rights
+        link.rights = rights
+        link.save()
+        if created or before != rights:
+            audit_record(
+                actor=actor, obj=customer, action="partner_linked",
+                changes={f"partner:{partner.slug}": [before or None, rights]},
+            )
+    return link
+
+
+def partner_link_remove(*, actor, link: PartnerLink) -> None:
+    _require(actor, Capability.MANAGE_PARTNER_LINKS)
+    with transaction.atomic():
+        audit_record(
+            actor=actor, obj=link.customer, action="partner_unlinked",
+            changes={f"partner:{link.partner.slug}": [link.rights, None]},
+        )
+        link.delete()
+
+
+# --- People and roles ------------------------------------------------------------------
+
+
+def _validate_roles(organization: Organization, roles: list[str]) -> list[str]:
+    allowed = ROLES_BY_KIND[organization.kind]
+    bad = [r for r in roles if r not in Role.values or Role(r) not in allowed]
+    if bad:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise ValidationError(
+            {"roles": [f"Not a role for a {organization.kind} user: {', '.join(bad)}. Use: {names}."]}
+        )
+    return sorted(set(roles))
+
+
+def _require_role_change(actor, organization: Organization, before: set[str], after: set[str]):
+    """Naming designated contacts and changing other roles are separate capabilities."""
+    changed = before ^ after
+    if not changed:
+        return
+    if changed == {Role.DESIGNATED_CONTACT.value}:
+        _require(actor, Capability.MANAGE_DESIGNATED_CONTACTS, organization)
+    else:
+        _require(actor, Capability.MANAGE_USERS, organization)
+    if Role.PLATFORM_ADMIN.value in changed and not has_capability(
+        actor, Capability.MANAGE_ORGANIZATIONS
+    ):
+        raise PermissionDenied("Only a platform administrator grants that role.")
+
+
+def _set_roles(user: User, roles: list[str]) -> None:
+    RoleGrant.objects.filter(user=user).exclude(role__in=roles).delete()
+    for role in roles:
+        RoleGrant.objects.get_or_create(user=user, role=role)
+    user._roles_cache = None
+    user._caps_cache = None
+
+
+def invitation_link(user: User, *, path_name: str = "invitation-accept") -> str:
+    from django.conf import settings
+
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return settings.BASE_URL + reverse(path_name, kwargs={"uidb64": uid, "token": token})
+
+
+def user_invite(
+    *,
+    actor,
+    organization: Organization,
+    email: str,
+    name: str,
+    roles: list[str],
+    password: str | None = None,
+    timezone_name: str = "UTC",
+) -> User:
+    """Create a user in `organization`; without a password, e-mail an invitation."""
+    _require(actor, Capability.MANAGE_USERS, organization)
+    email = (email or "").strip().lower()
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = ["Enter a valid e-mail address."]
+    if not errors and User.objects.filter(email__iexact=email).exists():
+        errors["email"] = ["A user with this e-mail address already exists."]
+    if not (name or "").strip():
+        errors["name"] = ["Give the person's name."]
+    if errors:
+        raise ValidationError(errors)
+    roles = _validate_roles(organization, roles)
+    _require_role_change(actor, organization, set(), set(roles) - {Role.DESIGNATED_CONTACT})
+    if Role.DESIGNATED_CONTACT in roles:
+        _require(actor, Capability.MANAGE_DESIGNATED_CONTACTS, organization)
+    user = User(email=email, name=name.strip(), organization=organization, timezone=timezone_name)
+    if password:
+        from django.contrib.auth.password_validation import validate_password
+
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+        user.invited_at = timezone.now()
+    _full_clean(user, exclude=["password"])
+    with transaction.atomic():
+        user.save()
+        _set_roles(user, roles)
+        audit_record(
+            actor=actor, obj=user, action="invited" if not password else "created",
+            changes=changes_between(
+                {}, {**snapshot(user, ("email", "name", "organization")), "roles": roles}
+            ),
+        )
+        if not password:
+            _queue_invitation(actor, user)
+    return user
+
+
+def _queue_invitation(actor, user: User) -> None:
+    email_queue(
+        dedupe_key=f"invitation:{user.pk}:{user.invited_at.isoformat()}",
+        to=user.email,
+        template="invitation",
+        event="user.invited",
+        organization=user.organization,
+        context={
+            "user": user,
+            "organization": user.organization,
+            "inviter": getattr(actor, "name", None) or "The CareDeck team",
+            "link": invitation_link(user),
+        },
+    )
+
+
+def user_invitation_resend(*, actor, user: User) -> User:
+    _require(actor, Capability.MANAGE_USERS, user.organization)
+    if user.has_usable_password():
+        raise Conflict("This person has already accepted the invitation.")
+    with transaction.atomic():
+        user.invited_at = timezone.now()
+        user.save(update_fields=["invited_at"])
+        audit_record(actor=actor, obj=user, action="invitation_resent")
+        _queue_invitation(actor, user)
+    return user
+
+
+def user_update(
+    *, actor, user: User, roles: list[str] | None = None, **fields: Any
+) -> User:
+    """Change a user's name, time zone, active flag or roles."""
+    if actor.pk == user.pk and set(fields) <= {"name", "timezone"} and roles is None:
+        pass  # everyone may edit their own name and time zone
+    elif fields:
+        _require(actor, Capability.MANAGE_USERS, user.organization)
+    if fields.get("is_active") is False and actor.pk == user.pk:
+        raise ValidationError({"is_active": ["You cannot deactivate yourself."]})
+    before = {**snapshot(user, USER_FIELDS), "roles": list(user.roles)}
+    new_roles = None
+    if roles is not None:
+        new_roles = _validate_roles(user.organization, roles)
+        _require_role_change(actor, user.organization, set(user.roles), set(new_roles))
+        if actor.pk == user.pk and Role.PLATFORM_ADMIN in before["roles"] and (
+            Role.PLATFORM_ADMIN not in new_roles
+        ):
+            raise ValidationError({"roles": ["You cannot remove your own administrator role."]})
+    for name, value in fields.items():
+        setattr(user, name, value)
+    if "timezone" in fields:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(user.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+            raise ValidationError({"timezone": ["Unknown time zone."]}) from exc
+    _full_clean(user, exclude=["password"])
+    with transaction.atomic():
+        user.save()
+        if new_roles is not None:
+            _set_roles(user, new_roles)
+        after = {**snapshot(user, USER_FIELDS), "roles": list(user.roles)}
+        changes = changes_between(before, after)
+        if changes:
+            audit_record(actor=actor, obj=user, action="updated", changes=changes)
+    return user
+
+
+def user_password_set(*, user: User, password: str, action: str) -> User:
+    """The user chose a password (accepting an invitation or resetting it)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(actor=user, obj=user, action=action)
+    return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """E-mail a reset link if such an active user exists; say nothing either way."""
+    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+    if user is None:
+        return
+    with transaction.atomic():
+        email_queue(
+            # One message per request moment; a double click within the second is one mail.
+            dedupe_key=f"password-reset:{user.pk}:{timezone.now():%Y%m%d%H%M%S}",
+            to=user.email,
+            template="password_reset",
+            event="user.password_reset",
+            organization=user.organization,
+            context={"user": user, "link": invitation_link(user, path_name="password-reset-confirm")},
+        )
+        audit_record(actor=user, obj=user, action="password_reset_requested")
+
+
+def platform_admin_ensure(*, email: str, name: str = "", password: str | None = None) -> User:
+    """Create (or complete) a provider platform administrator. Idempotent."""
+    with transaction.atomic():
+        provider = Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
+        if provider is None:
+            provider = Organization.objects.create(
+                kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
+            )
+            Contract.objects.create(organization=provider)
+            audit_record(actor=None, obj=provider, action="created")
+        email = email.strip().lower()
+        user = User.objects.filter(email__iexact=email).first()
+        created = user is None
+        if created:
+            user = User.objects.create_user(
+                email=email, name=name or email.split("@")[0], organization=provider,
+                password=password,
+            )
+        elif user.organization_id != provider.pk:
+            raise ValidationError({"email": ["This e-mail belongs to a user of another organization."]})
+        elif password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        RoleGrant.objects.get_or_create(user=user, role=Role.PLATFORM_ADMIN)
+        audit_record(actor=None, obj=user, action="created" if created else "admin_ensured")
+    return user
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+def token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+    """A new personal token; the secret is returned here and never again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": ["Name the token, e.g. after the script that uses it."]})
+    if len(name) > 80:
+        raise ValidationError({"name": ["Use at most 80 characters."]})
+    raw = ApiToken.new_secret()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor, name=name, hint=raw[:10], digest=ApiToken.digest_of(raw)
+        )
+        audit_record(actor=actor, obj=actor, action="token_created", changes={"token": [None, name]})
+    return token, raw
+
+
+def token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
+    if token.user_id != actor.pk:
+        raise PermissionDenied("You can revoke only your own tokens.")
+    if token.revoked_at:
+        raise Conflict("This token is already revoked.")
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor, obj=actor, action="token_revoked", changes={"token": [token.name, None]}
+        )
+    return token
+
+
+# --- Access requests -------------------------------------------------------------------
+
+
+def access_request_submit(
+    *, name: str, email: str, company: str, kind: str, message: str = ""
+) -> AccessRequest:
+    request = AccessRequest(
+        name=(name or "").strip(), email=(email or "").strip().lower(),
+        company=(company or "").strip(), kind=kind, message=message or "",
+    )
+    _full_clean(request)
+    with transaction.atomic():
+        request.save()
+        audit_record(actor=None, obj=request, action="submitted")
+        from django.conf import settings
+
+        admins = User.objects.filter(
+            is_active=True, role_grants__role=Role.PLATFORM_ADMIN,
+            organization__kind=OrganizationKind.PROVIDER,
+        ).distinct()
+        for admin in admins:
+            email_queue(
+                dedupe_key=f"access-requested:{request.pk}:{admin.pk}",
+                to=admin.email,
+                template="access_requested",
+                event="access.requested",
+                context={
+                    "access_request": request,
+                    "link": settings.BASE_URL + reverse("access-request-detail", args=[request.pk]),
+                },
+            )
+    return request
+
+
+def access_request_approve(
+    *,
+    actor,
+    access_request: AccessRequest,
+    organization: Organization | None = None,
+    new_organization_name: str = "",
+    roles: list[str] | None = None,
+) -> AccessRequest:
+    """Approve: into an existing organization, or a new one; the person is invited."""
+    _require(actor, Capability.MANAGE_ACCESS_REQUESTS)
+    if access_request.status != AccessRequestStatus.PENDING:
+        raise Conflict(f"This request was already {access_request.get_status_display().lower()}.")
+    if organization is None and not new_organization_name.strip():
+        raise ValidationError(
+            {"organization": ["Choose an organization or name a new one."]}
+        )
+    if organization is not None and organization.kind != access_request.kind:
+        raise ValidationError(
+            {"organization": [f"The requester is a {access_request.kind}; choose a {access_request.kind}."]}
+        )
+    default_roles = (
+        [Role.CUSTOMER_MEMBER.value]
+        if access_request.kind == OrganizationKind.CUSTOMER
+        else [Role.PARTNER_USER.value]
+    )
+    with transaction.atomic():
+        locked = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
+        if locked.status != AccessRequestStatus.PENDING:
+            raise Conflict("Someone else decided this request a moment ago.")
+        if organization is None:
+            base_slug = slugify(new_organization_name)[:44] or "tenant"
+            slug, n = base_slug, 1
+            while Organization.objects.filter(slug=slug).exists():
+                n += 1
+                slug = f"{base_slug}-{n}"
+            organization = organization_create(
+                actor=actor, name=new_organization_name.strip(), kind=access_request.kind, slug=slug
+            )
+        user = user_invite(
+            actor=actor, organization=organization, email=access_request.email,
+            name=access_request.name, roles=roles or default_roles,
+        )
+        locked.status = AccessRequestStatus.APPROVED
+        locked.decided_at = timezone.now()
+        locked.decided_by = actor
+        locked.organization = organization
+        locked.user = user
+        locked.save()
+        audit_record(
+            actor=actor, obj=locked, action="approved",
+            changes={"status": ["pending", "approved"], "organization": [None, organization.slug]},
+        )
+    return locked
+
+
+def access_request_decline(*, actor, access_request: AccessRequest, note: str = "") -> AccessRequest:
+    _require(actor, Capability.MANAGE_ACCESS_REQUESTS)
+    with transaction.atomic():
+        locked = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
+        if locked.status != AccessRequestStatus.PENDING:
+            raise Conflict(f"This request was already {locked.get_status_display().lower()}.")
+        locked.status = AccessRequestStatus.DECLINED
+        locked.decided_at = timezone.now()
+        locked.decided_by = actor
+        locked.decision_note = (note or "").strip()
+        locked.save()
+        audit_record(
+            actor=actor, obj=locked, action="declined", changes={"status": ["pending", "declined"]}
+        )
+        email_queue(
+            dedupe_key=f"access-declined:{locked.pk}",
+            to=locked.email,
+            template="access_declined",
+            event="access.declined",
+            context={"access_request": locked},
+        )
+    return locked

@@ -1,0 +1,23 @@
+"""The REST API under /api/v1/ (see ../shared/API.md for the contract)."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from caredeck.accounts import api as accounts_api
+from caredeck.core.api_views import AuditList
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.include_format_suffixes = False
+router.register("organizations", accounts_api.OrganizationViewSet, basename="organization")
+router.register("products", accounts_api.ProductViewSet, basename="product")
+router.register("users", accounts_api.UserViewSet, basename="user")
+router.register("tokens", accounts_api.TokenViewSet, basename="token")
+router.register("access-requests", accounts_api.AccessRequestViewSet, basename="access-request")
+router.register("partner-links", accounts_api.PartnerLinkViewSet, basename="partner-link")
+
+urlpatterns = [
+    path("me/", accounts_api.MeView.as_view(), name="me"),
+    path("audit/", AuditList.as_view(), name="audit"),
+    *router.urls,
+]

@@ -1,0 +1,172 @@
+"""The `caredeck` command (see ../shared/API.md, "Command line").
+
+`run` and `demo` supervise three processes (web, worker, scheduler) as one group: if one
+dies the others are stopped, and Ctrl-C stops all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caredeck.settings")
+
+
+def _django():
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["caredeck manage", *args])
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, "-m", "caredeck.cli", *args]
+
+
+def _web_command(host: str, port: int) -> list[str]:
+    workers = os.environ.get("CAREDECK_WEB_WORKERS", "2")
+    return [
+        sys.executable, "-m", "gunicorn", "caredeck.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", workers, "--threads", "4",
+        "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "10",
+    ]
+
+
+def _worker_command() -> list[str]:
+    if os.environ.get("REDIS_URL"):
+        return _python("manage", "rqworker", "default", "--job-class", "django_tasks_rq.Job")
+    return _python("manage", "db_worker", "--queue-name", "default")
+
+
+def supervise(commands: dict[str, list[str]]) -> int:
+    processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for name, process in processes.items():
+                code = process.poll()
+                if code is not None:
+                    print(f"caredeck: {name} exited with {code}; stopping the others.", flush=True)
+                    exit_code = code or 1
+                    stopping = True
+                    break
+            time.sleep(0.5)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return exit_code
+
+
+def cmd_run(args) -> int:
+    _django()
+    _manage("migrate", "--noinput", "-v", "0")
+    return supervise(
+        {
+            "web": _web_command(args.host, args.port),
+            "worker": _worker_command(),
+            "scheduler": _python("scheduler"),
+        }
+    )
+
+
+def cmd_demo(args) -> int:
+    os.environ.setdefault("CAREDECK_BASE_URL", f"http://{args.host}:{args.port}")
+    _django()
+    _manage("migrate", "--noinput", "-v", "0")
+    _manage("load_demo", "--base-url", os.environ["CAREDECK_BASE_URL"])
+    return supervise(
+        {
+            "web": _web_command(args.host, args.port),
+            "worker": _worker_command(),
+            "scheduler": _python("scheduler"),
+        }
+    )
+
+
+def cmd_web(args) -> int:
+    _django()
+    os.execv(sys.executable, _web_command(args.host, args.port))
+    return 0  # pragma: no cover - execv does not return
+
+
+def cmd_worker(args) -> int:
+    _django()
+    command = _worker_command()
+    os.execv(command[0], command)
+    return 0  # pragma: no cover
+
+
+def cmd_scheduler(args) -> int:
+    _django()
+    _manage("run_scheduler")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "manage":
+        _django()
+        _manage(*argv[1:])
+        return 0
+    parser = argparse.ArgumentParser(prog="caredeck", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("run", "migrate, then web + worker + scheduler"),
+                            ("demo", "as run, on the demo data set")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    p = sub.add_parser("web", help="the web server alone")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    sub.add_parser("worker", help="the task worker alone")
+    sub.add_parser("scheduler", help="the scheduler alone")
+    sub.add_parser("manage", help="Django's manage.py")
+    p = sub.add_parser("createadmin", help="create a provider platform administrator")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password")
+    p = sub.add_parser("token", help="print a new API token for a user")
+    p.add_argument("--email", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "createadmin":
+        _django()
+        extra = ["--password", args.password] if args.password else []
+        _manage("createadmin", "--email", args.email, *extra)
+        return 0
+    if args.command == "token":
+        _django()
+        _manage("token", "--email", args.email)
+        return 0
+    handlers = {
+        "run": cmd_run, "demo": cmd_demo, "web": cmd_web, "worker": cmd_worker,
+        "scheduler": cmd_scheduler,
+    }
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

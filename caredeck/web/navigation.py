@@ -1,0 +1,49 @@
+"""The navigation, by role: one table, each entry shown to those with its capability.
+
+Later apps add their entries here (Cases, Ideas, Incidents, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from caredeck.accounts.access import has_capability, is_provider_staff
+from caredeck.accounts.roles import Capability
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    capability: Capability | None = None
+    staff_only: bool = False
+    # URL prefixes under which this entry counts as the current section.
+    section: str = ""
+
+
+NAVIGATION = [
+    NavItem("Home", "home", section="/home"),
+    NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
+    NavItem("Tenants", "organization-list", Capability.VIEW_TENANT, staff_only=True,
+            section="/tenants"),
+    NavItem("Admin", "admin-home", Capability.MANAGE_PRODUCTS, staff_only=True,
+            section="/admin"),
+]
+
+
+def navigation_for(request) -> list[dict]:
+    user = request.user
+    tenant = request.tenant
+    staff = is_provider_staff(user)
+    items = []
+    for item in NAVIGATION:
+        if item.staff_only and not staff:
+            continue
+        if item.capability and not has_capability(user, item.capability, tenant):
+            continue
+        url = reverse(item.url_name)
+        current = request.path.startswith(item.section) if item.section else request.path == url
+        items.append({"label": item.label, "url": url, "current": current})
+    return items

@@ -1,0 +1,80 @@
+"""What needs the signed-in person now: the home worklist.
+
+Each app contributes rows through WORKLIST_SOURCES; a row says what, for whom, and how
+urgent. Later apps (cases, incidents, ideas) add their clocks here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from caredeck.accounts import selectors as account_selectors
+from caredeck.accounts.access import has_capability
+from caredeck.accounts.roles import Capability
+
+
+@dataclass
+class WorkItem:
+    title: str
+    detail: str
+    url: str
+    due_at: object = None
+
+
+def _access_requests(user, tenant) -> list[WorkItem]:
+    return [
+        WorkItem(
+            title=f"Access request from {r.name} ({r.company})",
+            detail=f"{r.get_kind_display()} · {r.email}",
+            url=reverse("access-request-detail", args=[r.pk]),
+            due_at=None,
+        )
+        for r in account_selectors.access_requests_pending(user)[:20]
+    ]
+
+
+def _pending_invitations(user, tenant) -> list[WorkItem]:
+    if not has_capability(user, Capability.MANAGE_USERS, tenant):
+        return []
+    people = account_selectors.users_visible(user).filter(
+        organization=tenant, invited_at__isnull=False, password__startswith="!"
+    )
+    return [
+        WorkItem(
+            title=f"{p.name} has not accepted the invitation yet",
+            detail=f"Invited {p.invited_at:%Y-%m-%d} · {p.email}",
+            url=reverse("user-detail", args=[p.pk]),
+        )
+        for p in people[:20]
+    ]
+
+
+def _no_designated_contact(user, tenant) -> list[WorkItem]:
+    if tenant.kind != "customer" or not has_capability(
+        user, Capability.MANAGE_DESIGNATED_CONTACTS, tenant
+    ):
+        return []
+    has_contact = account_selectors.users_visible(user).filter(
+        organization=tenant, role_grants__role="designated_contact", is_active=True
+    ).exists()
+    if has_contact:
+        return []
+    return [
+        WorkItem(
+            title=f"{tenant.name} has no designated contact",
+            detail="Only designated contacts may open support cases. Name at least one.",
+            url=reverse("team"),
+        )
+    ]
+
+
+WORKLIST_SOURCES = [_access_requests, _pending_invitations, _no_designated_contact]
+
+
+def worklist_for(user, tenant) -> list[WorkItem]:
+    items: list[WorkItem] = []
+    for source in WORKLIST_SOURCES:
+        items.extend(source(user, tenant))
+    return items
