@@ -210,6 +210,7 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 # Served by whitenoise straight from the apps' folders: no collectstatic step, so the
 # two README commands stay one command each (see docs/decisions.md).
 WHITENOISE_USE_FINDERS = True

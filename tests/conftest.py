@@ -19,14 +19,13 @@ PASSWORD = "correct-horse-battery"
 
 
 def pytest_collection_modifyitems(config, items):
-    # The browser tests need Debian's Chromium; CI must not skip them silently.
-    chromium = os.path.exists("/usr/bin/chromium")
+    # The browser tests need Debian's Chromium. Locally they are skipped without it;
+    # under CI=true they run anyway and fail, so a missing install never hides.
+    if os.path.exists("/usr/bin/chromium") or os.environ.get("CI") == "true":
+        return
     for item in items:
-        if "browser" in item.keywords and not chromium:
-            if os.environ.get("CI") == "true":
-                item.add_marker(pytest.mark.xfail(reason="chromium missing", strict=True, run=False))
-            else:
-                item.add_marker(pytest.mark.skip(reason="/usr/bin/chromium is not installed"))
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="/usr/bin/chromium is not installed"))
 
 
 @pytest.fixture

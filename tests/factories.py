@@ -22,6 +22,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Organization
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"tenant-{n}")
     name = factory.Sequence(lambda n: f"Tenant {n}")
