@@ -28,7 +28,7 @@ def run(*cmd: str, env: dict | None = None) -> int:
 
 
 def install(extras: str = "") -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit("CareDeck needs Python 3.11 or newer.")
     if not (BIN / "python").exists():
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])

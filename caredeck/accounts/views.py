@@ -10,14 +10,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from caredeck.accounts import forms, selectors, services
 from caredeck.accounts.access import has_capability, is_provider_staff
-from caredeck.accounts.models import AccessRequestStatus, Contract, Organization
+from caredeck.accounts.models import AccessRequestStatus, Contract
 from caredeck.accounts.roles import Capability, OrganizationKind, Role
 from caredeck.core.audit import audit_entries_for
 from caredeck.core.exceptions import Conflict

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.urls import reverse
 
 from caredeck.accounts import selectors as account_selectors
@@ -38,8 +39,10 @@ def _access_requests(user, tenant) -> list[WorkItem]:
 def _pending_invitations(user, tenant) -> list[WorkItem]:
     if not has_capability(user, Capability.MANAGE_USERS, tenant):
         return []
+    # Invited people have no usable password until they follow their link.
     people = account_selectors.users_visible(user).filter(
-        organization=tenant, invited_at__isnull=False, password__startswith="!"
+        organization=tenant, invited_at__isnull=False,
+        password__startswith=UNUSABLE_PASSWORD_PREFIX,
     )
     return [
         WorkItem(
