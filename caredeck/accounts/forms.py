@@ -25,6 +25,11 @@ class SignInForm(AuthenticationForm):
         label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
+    def clean_username(self):
+        # Addresses are stored in lower case but typed in any case; lower-casing here also
+        # keeps one lock-out counter per account (axes reads these credentials).
+        return self.cleaned_data["username"].lower()
+
 
 class EmailForm(forms.Form):
     email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
@@ -38,6 +43,11 @@ class ProductForm(forms.ModelForm):
             "slug": "Short id used in the API and URLs, e.g. voice-cloud.",
             "vote_threshold": "Votes an idea needs to move to PM review.",
         }
+
+    def _post_clean(self):
+        # A ModelForm would copy the input onto the instance here, before the service
+        # snapshots "before" for the audit log; the service validates the model instead.
+        pass
 
 
 class OrganizationForm(forms.ModelForm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import slug_re
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
@@ -23,7 +24,14 @@ def organizations_visible(user) -> QuerySet[Organization]:
     return tenants_for(user).select_related("tam", "contract").prefetch_related("platforms")
 
 
+def _is_slug(value) -> bool:
+    # Nothing else names an object; a NUL byte would even make PostgreSQL raise (a 500).
+    return isinstance(value, str) and bool(slug_re.match(value))
+
+
 def organization_get(user, slug: str) -> Organization:
+    if not _is_slug(slug):
+        raise Http404("No such organization.")
     organization = organizations_visible(user).filter(slug=slug).first()
     if organization is None:
         raise Http404("No such organization.")
@@ -56,6 +64,8 @@ def products_visible(user) -> QuerySet[Product]:
 
 
 def product_get(user, slug: str) -> Product:
+    if not _is_slug(slug):
+        raise Http404("No such product.")
     product = products_visible(user).filter(slug=slug).first()
     if product is None:
         raise Http404("No such product.")

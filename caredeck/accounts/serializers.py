@@ -16,6 +16,7 @@ from caredeck.accounts.models import (
 )
 from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
 from caredeck.accounts.services import CONTRACT_FIELDS
+from caredeck.core.api import SlugRelatedField
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -37,10 +38,21 @@ class ContractSerializer(serializers.ModelSerializer):
         model = Contract
         fields = list(CONTRACT_FIELDS)
 
+    def to_internal_value(self, data):
+        # A misspelt term must not be dropped silently: the tenant would get the default.
+        if isinstance(data, dict):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                known = ", ".join(CONTRACT_FIELDS)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown contract term. Use: {known}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
 
 class OrganizationSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=OrganizationKind.choices)
-    platforms = serializers.SlugRelatedField(
+    platforms = SlugRelatedField(
         slug_field="slug", many=True, required=False, queryset=Product.objects.all()
     )
     tam = serializers.PrimaryKeyRelatedField(
@@ -57,7 +69,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.all()
     )
     roles = serializers.ListField(
@@ -92,7 +104,7 @@ class UserSerializer(serializers.ModelSerializer):
 class UserUpdateSerializer(UserSerializer):
     """On update, e-mail and organization are fixed; passwords change by reset only."""
 
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta(UserSerializer.Meta):
         fields = [f for f in UserSerializer.Meta.fields if f != "password"]
@@ -131,7 +143,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(
         choices=[(OrganizationKind.CUSTOMER, "Customer"), (OrganizationKind.PARTNER, "Partner")]
     )
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization = SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = AccessRequest
@@ -145,7 +157,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
 
 
 class AccessApproveSerializer(serializers.Serializer):
-    organization = serializers.SlugRelatedField(
+    organization = SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.all(), required=False, allow_null=True
     )
     new_organization_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
@@ -159,10 +171,10 @@ class AccessDeclineSerializer(serializers.Serializer):
 
 
 class PartnerLinkSerializer(serializers.ModelSerializer):
-    partner = serializers.SlugRelatedField(
+    partner = SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.filter(kind=OrganizationKind.PARTNER)
     )
-    customer = serializers.SlugRelatedField(
+    customer = SlugRelatedField(
         slug_field="slug", queryset=Organization.objects.filter(kind=OrganizationKind.CUSTOMER)
     )
     rights = serializers.ListField(

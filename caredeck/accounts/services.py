@@ -6,6 +6,8 @@ transaction with its audit entry, and queues the messages it causes.
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from typing import Any
 
 from django.contrib.auth.tokens import default_token_generator
@@ -69,6 +71,18 @@ def _full_clean(obj, exclude: list[str] | None = None) -> None:
     obj.full_clean(exclude=exclude, validate_unique=True)
 
 
+@functools.cache
+def _timezone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_timezone(field: str, name: str) -> None:
+    # A look-up among the known names rather than ZoneInfo(name): that opens files, and a
+    # directory name such as "Europe" raises IsADirectoryError, not "not found".
+    if name not in _timezone_names():
+        raise ValidationError({field: ["Unknown time zone."]})
+
+
 def provider_organization() -> Organization:
     return Organization.objects.get(kind=OrganizationKind.PROVIDER)
 
@@ -118,10 +132,13 @@ def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
     if unknown:
         raise ValidationError({"contract": [f"Unknown contract terms: {', '.join(sorted(unknown))}."]})
     for name, value in terms.items():
+        if name in ("case_response_minutes", "case_resolution_minutes") and isinstance(value, dict):
+            # Targets given for some criticalities keep the others: every case needs one.
+            value = {**(getattr(contract, name) or {}), **{str(k): v for k, v in value.items()}}
         setattr(contract, name, value)
     for name in ("case_response_minutes", "case_resolution_minutes"):
         value = getattr(contract, name) or {}
-        if not isinstance(value, dict) or set(map(str, value)) - {"1", "2", "3", "4"}:
+        if not isinstance(value, dict) or set(map(str, value)) != {"1", "2", "3", "4"}:
             raise ValidationError({name: ["Give minutes per criticality 1, 2, 3 and 4."]})
         cleaned = {}
         for key, minutes in value.items():
@@ -129,12 +146,7 @@ def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
                 raise ValidationError({name: [f"Criticality {key}: minutes must be 1 to 525600."]})
             cleaned[str(key)] = minutes
         setattr(contract, name, cleaned)
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(contract.support_timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValidationError({"support_timezone": ["Unknown time zone."]}) from exc
+    _check_timezone("support_timezone", contract.support_timezone)
     try:
         contract.full_clean(exclude=["organization"])
     except ValidationError as exc:
@@ -274,9 +286,10 @@ def _require_role_change(actor, organization: Organization, before: set[str], af
     changed = before ^ after
     if not changed:
         return
-    if changed == {Role.DESIGNATED_CONTACT.value}:
+    # Both checks when both change: a role change must not carry a contact change along.
+    if Role.DESIGNATED_CONTACT.value in changed:
         _require(actor, Capability.MANAGE_DESIGNATED_CONTACTS, organization)
-    else:
+    if changed - {Role.DESIGNATED_CONTACT.value}:
         _require(actor, Capability.MANAGE_USERS, organization)
     if Role.PLATFORM_ADMIN.value in changed and not has_capability(
         actor, Capability.MANAGE_ORGANIZATIONS
@@ -322,6 +335,8 @@ def user_invite(
         errors["email"] = ["A user with this e-mail address already exists."]
     if not (name or "").strip():
         errors["name"] = ["Give the person's name."]
+    if timezone_name not in _timezone_names():
+        errors["timezone"] = ["Unknown time zone."]
     if errors:
         raise ValidationError(errors)
     roles = _validate_roles(organization, roles)
@@ -405,12 +420,7 @@ def user_update(
     for name, value in fields.items():
         setattr(user, name, value)
     if "timezone" in fields:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(user.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-            raise ValidationError({"timezone": ["Unknown time zone."]}) from exc
+        _check_timezone("timezone", user.timezone)
     _full_clean(user, exclude=["password"])
     with transaction.atomic():
         user.save()

@@ -415,6 +415,7 @@ def user_detail(request, user_id):
             "person": person,
             "form": form if (can_manage or person.pk == request.user.pk) else None,
             "can_manage": can_manage,
+            "can_audit": has_capability(request.user, Capability.VIEW_AUDIT, person.organization),
             "history": audit_entries_for(person)[:30],
         },
     )

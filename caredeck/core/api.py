@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import slug_re
 from django.http import Http404
-from rest_framework import exceptions, status
+from django.utils.encoding import smart_str
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from caredeck.core.exceptions import Conflict
+
+
+class SlugRelatedField(serializers.SlugRelatedField):
+    """DRF's field, but a value that is no slug names nothing: it is "does not exist"
+    without a query (PostgreSQL would raise on a NUL byte: a 500 instead of a 400)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not slug_re.match(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=smart_str(data))
+        return super().to_internal_value(data)
 
 
 class Pagination(PageNumberPagination):

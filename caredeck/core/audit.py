@@ -95,9 +95,11 @@ def audit_record(
 def audited_object_for(user, kind: str, object_id: str) -> models.Model | None:
     """The object named `kind:object_id` if `user` may see it, else None."""
     audited = AUDITED.get(kind)
-    if audited is None:
+    if audited is None or "\x00" in object_id:  # PostgreSQL refuses NUL bytes in text
         return None
-    field = audited.model._meta.get_field(audited.lookup)
+    # "pk" is not a field name that get_field() knows; it stands for the primary key.
+    meta = audited.model._meta
+    field = meta.pk if audited.lookup == "pk" else meta.get_field(audited.lookup)
     try:
         value = field.to_python(object_id)
     except Exception:  # noqa: BLE001 - any unparsable id is simply "no such object"

@@ -1,4 +1,5 @@
-"""Sets `request.tenant`: the organization the signed-in person is working for now.
+"""Sets `request.tenant`: the organization the signed-in person is working for now, and
+activates the person's time zone for the request.
 
 Customers always work for their own organization. Partner users and provider staff pick
 one of the tenants they may serve in the page header; the choice lives in the session.
@@ -6,6 +7,9 @@ one of the tenants they may serve in the page header; the choice lives in the se
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 SESSION_KEY = "caredeck_tenant"
@@ -25,10 +29,23 @@ def current_tenant(request):
     return user.organization
 
 
+def _viewer_zone(request):
+    """Times on pages are shown in the signed-in person's own time zone."""
+    name = getattr(request.user, "timezone", None) if request.user.is_authenticated else None
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 class CurrentTenantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.tenant = SimpleLazyObject(lambda: current_tenant(request))
-        return self.get_response(request)
+        zone = _viewer_zone(request)
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)

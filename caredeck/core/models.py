@@ -57,3 +57,26 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("The audit log is append-only.")
+
+
+class SchedulerLease(models.Model):
+    """Who runs the scheduler now. Several scheduler processes may be started (one per
+    machine); only the holder of an unexpired lease enqueues work."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    holder = models.CharField(max_length=200)
+    acquired_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires_at:%H:%M:%S}"
+
+
+class PeriodicRun(models.Model):
+    """When each periodic job of the schedule last ran, so a restart keeps the rhythm."""
+
+    name = models.CharField(max_length=80, primary_key=True)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_run_at:%Y-%m-%d %H:%M:%S}"

@@ -101,3 +101,25 @@ def messages_due() -> list[int]:
     )
 
 
+
+
+def outbox_enqueue_due() -> int:
+    """Schedule entry: enqueue delivery of every message that is due now."""
+    from caredeck.notify.tasks import deliver_message
+
+    due = messages_due()
+    for message_id in due:
+        deliver_message.enqueue(message_id)
+    return len(due)
+
+
+def outbox_next_due():
+    """Schedule entry: the earliest stored next-attempt time of an undelivered message."""
+    return (
+        OutboundMessage.objects.filter(
+            status__in=[MessageStatus.QUEUED, MessageStatus.FAILED, MessageStatus.SENDING]
+        )
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )

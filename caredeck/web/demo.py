@@ -15,7 +15,8 @@ from caredeck.accounts import services
 from caredeck.accounts.models import AccessRequest, Organization, Product, User
 from caredeck.accounts.roles import Role
 
-DEMO_PASSWORD = "caredeck-demo"
+DEMO_PASSWORD = "caredeck-demo"  # noqa: S105 - printed for people to sign in with
+PROVIDER_NAME = "Nimbus Contact Cloud"
 
 PRODUCTS = [
     ("cloud-cx", "Cloud CX", "The multi-tenant contact-center cloud.", 25),
@@ -64,6 +65,8 @@ def load_demo() -> list[Login]:
         email=STAFF[0][0], name=STAFF[0][1], password=DEMO_PASSWORD
     )
     provider = admin.organization
+    if provider.name != PROVIDER_NAME:
+        services.organization_update(actor=admin, organization=provider, name=PROVIDER_NAME)
     for email, name, roles in STAFF[1:]:
         _user(admin, provider, email, name, roles)
     tam = User.objects.get(email="tam@provider.example")

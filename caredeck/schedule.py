@@ -1,0 +1,26 @@
+"""The schedule: every periodic job and every source of stored due times, in one table.
+
+`caredeck manage schedule list` prints it with each entry's next due time. The scheduler
+loop (core/scheduler.py) walks it on every tick; each entry only enqueues tasks. Later
+apps add their clocks here (incident notices, case SLAs, idea PM answers, checks, ...).
+"""
+
+from datetime import timedelta
+
+from caredeck.core.scheduler import ScheduleEntry
+
+SCHEDULE: list[ScheduleEntry] = [
+    ScheduleEntry(
+        name="outbox-delivery",
+        description="Deliver outbox messages whose next attempt is due (first tries, "
+        "retries with back-off, and messages a dead worker left in 'sending').",
+        run="caredeck.notify.services.outbox_enqueue_due",
+        next_due="caredeck.notify.services.outbox_next_due",
+    ),
+    ScheduleEntry(
+        name="task-results-prune",
+        description="Delete finished task results older than 7 days (database backend).",
+        run="caredeck.core.maintenance.task_results_prune",
+        every=timedelta(hours=6),
+    ),
+]

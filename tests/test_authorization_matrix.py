@@ -1,0 +1,1032 @@
+"""The authorization matrix: every URL of CareDeck, tried by every kind of outsider
+against tenant A, must neither show nor change anything of A.
+
+The routes are discovered from the URL resolver, never listed here, so a route added by a
+later issue is in the matrix the day it is added. When a route takes a URL parameter this
+file has no value for, the matrix fails and names the table to extend: OBJECT_PARAMS (a
+parameter name that always means the same thing, like `org`) or ROUTE_PARAMS (a generic
+name like a router's `pk`, which means something different per route).
+
+The world: tenant A ("ZEBRA-A-SECRET Telecom", slug `zebra-a-secret`) with people, a
+designated contact, a pending invitation, a partner acting for it, an API token, an
+approved access request, an A-only product ("QUAGGA-PRODUCT") and the audit trail and
+outbox rows all of that wrote. Every name, e-mail and slug of A carries the marker
+`zebra-a-secret`, so any response that shows A's data shows the marker.
+
+The outsiders: each role of customer tenant B, the user of a partner that acts for B but
+not for A, and a TAM who is TAM of B but not of A (a TAM serves only its own accounts;
+other provider staff serve every tenant and are not outsiders). Each is tried with a
+browser session, and B's administrator once more with a bearer token on the API.
+
+For every route x outsider x method (pages: GET and POST; API: GET, POST, PUT, PATCH,
+DELETE; every GET also once with a query string naming A):
+- nothing answers 5xx or raises;
+- a URL naming an object of tenant A answers 404, as if it did not exist (405 only when
+  the same route answers 405 for a nonexistent object too); a provider-only object
+  (access request; an A-only product for non-staff) answers 403 or 404;
+- no response body contains the marker (the URL and the values the caller sent are
+  removed first, so an error echoing the caller's own input is not a leak);
+- the database is unchanged: organizations, contracts, platforms, people, roles, tokens,
+  partner links, access requests, products, outbox rows and audit entries, apart from
+  the acting outsider's own user and tokens (one may always manage one's own account);
+- afterwards, the outsider's home, team and /api/v1/me/ still show nothing of A (a
+  tenant switch that stuck in the session would show up there).
+
+Anonymous visitors get every route too: anything not on the PUBLIC allow-list answers a
+redirect to /login/ (pages) or 401/403 (API), and changes nothing.
+
+Sanity tests keep the matrix honest: every target exists for an insider (so an
+outsider's 404 means something), every write payload really writes when an authorized
+insider sends it (so "nothing changed" means something), and the marker is visible to
+insiders.
+
+The world is seeded once per module inside a transaction that is rolled back at the end;
+each test runs in a savepoint inside it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RegexPattern, RoutePattern
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from caredeck.accounts import services
+from caredeck.accounts.models import (
+    AccessRequest,
+    ApiToken,
+    Contract,
+    Organization,
+    PartnerLink,
+    Product,
+    RoleGrant,
+    User,
+)
+from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
+from caredeck.core.audit import AUDITED
+from caredeck.core.models import AuditEntry
+from caredeck.notify.models import OutboundMessage
+from tests.factories import UserFactory
+
+PASSWORD = "correct-horse-battery"
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+# Every name, e-mail and slug of tenant A contains this (matched case-insensitively).
+MARKER = "zebra-a-secret"
+# The product only A subscribes to. Provider staff may see the provider's catalog;
+# customers and partners see only the products of the tenants they serve.
+CATALOG_MARKER = "quagga-product"
+
+PAGE_METHODS = ("GET", "POST")
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Routes anyone may use without signing in, with the methods that are public. Every
+# other route must send an anonymous visitor to the login page (or answer 401/403 in the
+# API). Add a route here only if strangers must reach it.
+ANY_METHOD = frozenset(API_METHODS)
+PUBLIC: dict[str, frozenset[str]] = {
+    "login": ANY_METHOD,
+    "logout": ANY_METHOD,
+    "password-reset": ANY_METHOD,
+    "password-reset-sent": ANY_METHOD,
+    "password-set-done": ANY_METHOD,
+    "password-reset-confirm": ANY_METHOD,
+    "invitation-accept": ANY_METHOD,
+    "access-request-new": ANY_METHOD,
+    "access-request-thanks": ANY_METHOD,
+    "healthz": ANY_METHOD,
+    # The API's description (no data): the OpenAPI document and its browsable docs.
+    "api-schema": ANY_METHOD,
+    "api-docs": ANY_METHOD,
+    # Anyone may ask for access over the API; reading requests is for administrators.
+    "api:access-request-list": frozenset({"POST"}),
+}
+
+
+# --- Who owns what a URL names ---------------------------------------------------------
+
+TENANT = 4  # an object of tenant A: outsiders must get 404, exactly as if it did not exist
+PROVIDER_ONLY = 3  # the provider's own business (access requests): 403 or 404
+CATALOG = 2  # the provider's catalog (A-only product): 403/404 for non-staff outsiders
+LINK = 1  # an e-mailed link (uid + token): public, nothing to expect but no leak
+
+OWNERSHIP_LABEL = {
+    TENANT: "an object of tenant A",
+    PROVIDER_ONLY: "a provider-only object",
+    CATALOG: "a product only tenant A has",
+    LINK: "an e-mailed link",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    value: Any
+    ownership: int
+
+
+@dataclass
+class World:
+    a: Organization
+    b: Organization
+    partner_a: Organization
+    partner_x: Organization
+    product_a: Product
+    link_a: PartnerLink
+    admin_a: User
+    invitee_a: User
+    token_a: ApiToken
+    request_pending: AccessRequest
+    request_approved: AccessRequest
+    users: dict[str, User] = field(default_factory=dict)
+    bearer: dict[str, str] = field(default_factory=dict)
+
+
+# URL parameter name -> tenant A's value for it. A parameter name here means the same
+# thing on every route that uses it.
+OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
+    "org": lambda w: Target(w.a.slug, TENANT),
+    # The pending invitee: user routes then include "resend the invitation".
+    "user_id": lambda w: Target(w.invitee_a.pk, TENANT),
+    "token_id": lambda w: Target(w.token_a.pk, TENANT),
+    "link_id": lambda w: Target(w.link_a.pk, TENANT),
+    "request_id": lambda w: Target(w.request_pending.pk, PROVIDER_ONLY),
+    "product": lambda w: Target(w.product_a.slug, CATALOG),
+    # Password-reset and invitation links of A's administrator, with a made-up token.
+    "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
+    "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
+}
+
+
+def history_targets(w: World) -> list[dict[str, Target]]:
+    """One object of each audited kind (a later app adds its kinds here)."""
+    return [
+        {"kind": Target("organization", TENANT), "object_id": Target(w.a.slug, TENANT)},
+        {"kind": Target("user", TENANT), "object_id": Target(w.admin_a.pk, TENANT)},
+        {
+            "kind": Target("access_request", PROVIDER_ONLY),
+            "object_id": Target(w.request_pending.pk, PROVIDER_ONLY),
+        },
+        {"kind": Target("product", CATALOG), "object_id": Target(w.product_a.slug, CATALOG)},
+    ]
+
+
+def _one(name: str, target: Callable[[World], Target]) -> Callable[[World], list[dict]]:
+    return lambda w: [{name: target(w)}]
+
+
+# Route (by namespaced name) -> its parameter sets, for routes whose parameter names are
+# generic (a DRF router's `pk` / `slug`, the history view's `kind` + `object_id`).
+ROUTE_PARAMS: dict[str, Callable[[World], list[dict[str, Target]]]] = {
+    "history": history_targets,
+    "api:organization-detail": _one("slug", lambda w: Target(w.a.slug, TENANT)),
+    "api:product-detail": _one("slug", lambda w: Target(w.product_a.slug, CATALOG)),
+    "api:user-detail": _one("pk", lambda w: Target(w.invitee_a.pk, TENANT)),
+    "api:token-detail": _one("pk", lambda w: Target(w.token_a.pk, TENANT)),
+    "api:partner-link-detail": _one("pk", lambda w: Target(w.link_a.pk, TENANT)),
+    "api:access-request-detail": _one(
+        "pk", lambda w: Target(w.request_pending.pk, PROVIDER_ONLY)
+    ),
+    "api:access-request-approve": _one(
+        "pk", lambda w: Target(w.request_pending.pk, PROVIDER_ONLY)
+    ),
+    "api:access-request-decline": _one(
+        "pk", lambda w: Target(w.request_pending.pk, PROVIDER_ONLY)
+    ),
+}
+
+# Query strings that name A's objects on routes that look objects up from the query.
+EXTRA_QUERIES: dict[str, Callable[[World], list[tuple[str, int]]]] = {
+    "api:audit": lambda w: [
+        (
+            urlencode({"object": f"{t['kind'].value}:{t['object_id'].value}"}),
+            t["kind"].ownership,
+        )
+        for t in history_targets(w)
+    ],
+}
+
+
+def hostile_query(w: World) -> str:
+    """Sent with every GET: the filters a list might accept, all pointing at A."""
+    return urlencode(
+        {
+            "organization": w.a.slug, "org": w.a.slug, "tenant": w.a.slug,
+            "customer": w.a.slug, "partner": w.partner_a.slug, "user": w.invitee_a.pk,
+            "object": f"organization:{w.a.slug}", "q": "zebra", "search": "zebra",
+        }
+    )
+
+
+# --- What a write sends ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Write:
+    method: str
+    body: Callable[[World], dict | None]
+    # Who may really do it (key of World.users), for test_write_payloads_really_write;
+    # None when the write only touches the sender's own account or session.
+    insider: str | None
+
+
+def _contract_form(prefix: str = "contract") -> dict[str, Any]:
+    terms = {
+        "notice_minutes": 15, "update_minutes": 30, "rca_business_days": 5,
+        "availability_target": "99.990", "support_timezone": "UTC", "support_country": "US",
+        "support_24x7": "on", "support_day_start": "08:00", "support_day_end": "18:00",
+        **{f"response_{level}": 60 for level in "1234"},
+        **{f"resolution_{level}": 600 for level in "1234"},
+    }
+    return {f"{prefix}-{name}": value for name, value in terms.items()}
+
+
+ALL_RIGHTS = [c.value for c in DELEGABLE_CAPABILITIES]
+
+# Plausible bodies: what someone allowed to do it would send. Routes not listed get
+# generic_form() / generic_json(); listing a route's real body makes the matrix
+# stronger, and test_write_payloads_really_write proves each listed body really writes.
+WRITES: dict[str, list[Write]] = {
+    "product-create": [Write("POST", lambda w: {
+        "name": "Outsider product", "slug": "outsider-product", "description": "",
+        "vote_threshold": "10", "is_active": "on",
+    }, "platform_admin")],
+    "product-edit": [Write("POST", lambda w: {
+        "name": "Hijacked product", "slug": w.product_a.slug, "description": "hijacked",
+        "vote_threshold": "3", "is_active": "on",
+    }, "platform_admin")],
+    "access-request-detail": [
+        Write("POST", lambda w: {"action": "approve", "organization": w.a.pk}, "platform_admin"),
+        Write("POST", lambda w: {"action": "decline", "note": "no"}, "platform_admin"),
+    ],
+    "organization-create": [Write("POST", lambda w: {
+        "org-name": "Outsider Org", "org-slug": "outsider-org", "org-kind": "customer",
+        **_contract_form(),
+    }, "platform_admin")],
+    "organization-edit": [Write("POST", lambda w: {
+        # An outsider TAM would love to become A's TAM.
+        "org-name": "Hijacked Telecom", "org-slug": w.a.slug,
+        "org-tam": w.users["tam_of_b_not_a"].pk, **_contract_form(),
+    }, "platform_admin")],
+    "user-invite": [Write("POST", lambda w: {
+        "name": "Mallory", "email": "mallory@evil.test", "roles": ["customer_admin"],
+    }, "a_customer_admin")],
+    "partner-link-add": [Write("POST", lambda w: {
+        "partner": w.partner_x.pk, "rights": ALL_RIGHTS,
+    }, "platform_admin")],
+    "partner-link-remove": [Write("POST", lambda w: {}, "platform_admin")],
+    "user-detail": [Write("POST", lambda w: {
+        "name": "Hijacked", "timezone": "UTC", "roles": ["customer_admin"], "is_active": "on",
+    }, "a_customer_admin")],
+    "designated-contact-toggle": [Write("POST", lambda w: {"next": "/team/"}, "a_customer_admin")],
+    "invitation-resend": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "token-revoke": [Write("POST", lambda w: {}, "a_customer_admin")],
+    # Only the sender's own session or account: nothing an insider could show in the DB.
+    "tenant-switch": [Write("POST", lambda w: {"tenant": w.a.slug, "next": "/team/"}, None)],
+    "token-create": [Write("POST", lambda w: {"name": "mine"}, None)],
+    "account": [Write("POST", lambda w: {"name": "Me", "timezone": "UTC"}, None)],
+    # The API.
+    "api:organization-list": [Write("POST", lambda w: {
+        "name": "Outsider Org", "slug": "outsider-org", "kind": "customer",
+    }, "platform_admin")],
+    "api:organization-detail": [
+        Write("PATCH", lambda w: {
+            "name": "Hijacked Telecom", "tam": w.users["tam_of_b_not_a"].pk,
+        }, "platform_admin"),
+    ],
+    "api:product-list": [Write("POST", lambda w: {
+        "slug": "outsider-product", "name": "Outsider product",
+    }, "platform_admin")],
+    "api:product-detail": [
+        Write("PATCH", lambda w: {"name": "Hijacked product"}, "platform_admin")
+    ],
+    "api:user-list": [Write("POST", lambda w: {
+        "organization": w.a.slug, "email": "mallory@evil.test", "name": "Mallory",
+        "roles": ["customer_admin"],
+    }, "a_customer_admin")],
+    "api:user-detail": [Write("PATCH", lambda w: {
+        "name": "Hijacked", "roles": ["customer_admin"], "is_active": False,
+    }, "a_customer_admin")],
+    "api:token-list": [Write("POST", lambda w: {"name": "mine"}, None)],
+    "api:token-detail": [Write("DELETE", lambda w: None, "a_customer_admin")],
+    "api:access-request-approve": [
+        Write("POST", lambda w: {"organization": w.a.slug}, "platform_admin")
+    ],
+    "api:access-request-decline": [Write("POST", lambda w: {"note": "no"}, "platform_admin")],
+    "api:partner-link-list": [Write("POST", lambda w: {
+        "partner": w.partner_x.slug, "customer": w.a.slug, "rights": ALL_RIGHTS,
+    }, "platform_admin")],
+    "api:partner-link-detail": [Write("DELETE", lambda w: None, "platform_admin")],
+}
+
+
+def generic_form(w: World) -> dict[str, Any]:
+    return {
+        "name": "Hijacked", "title": "Hijacked", "organization": w.a.pk, "tenant": w.a.slug,
+        "customer": w.a.pk, "user": w.invitee_a.pk, "email": "mallory@evil.test",
+        "roles": ["customer_admin"], "action": "approve", "note": "x", "next": "/home/",
+    }
+
+
+def generic_json(w: World) -> dict[str, Any]:
+    return {
+        "name": "Hijacked", "title": "Hijacked", "organization": w.a.slug,
+        "customer": w.a.slug, "user": w.invitee_a.pk, "email": "mallory@evil.test",
+        "roles": ["customer_admin"], "is_active": False,
+    }
+
+
+# --- The routes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str | None  # namespaced, e.g. "api:user-detail"
+    template: str  # the joined patterns, e.g. "tenants/<slug:org>/edit/"
+    levels: tuple  # the pattern objects from the root resolver down
+    params: tuple[str, ...]
+    callback: Any
+
+    @property
+    def id(self) -> str:
+        return self.name or self.template or "/"
+
+    @property
+    def is_api(self) -> bool:
+        return self.template.startswith("api/")
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return API_METHODS if self.is_api else PAGE_METHODS
+
+    def is_public(self, method: str) -> bool:
+        return method in PUBLIC.get(self.name or "", frozenset())
+
+    def url(self, values: dict[str, Any]) -> str:
+        return "/" + "".join(_fill(level, values) for level in self.levels)
+
+
+def _fill(pattern, values: dict[str, Any]) -> str:
+    def value(match: re.Match) -> str:
+        return quote(str(values[match.group(1)]), safe="")
+
+    text = str(pattern)
+    if isinstance(pattern, RoutePattern):
+        return re.sub(r"<(?:[^>:]+:)?(\w+)>", value, text)
+    if isinstance(pattern, RegexPattern):
+        text = re.sub(r"\(\?P<(\w+)>[^)]*\)", value, text)
+        return text.removeprefix("^").removesuffix("$").replace("\\", "")
+    raise TypeError(f"Unknown pattern type {type(pattern).__name__} for {text!r}")
+
+
+def _params_of(pattern) -> list[str]:
+    regex = pattern.regex
+    if regex.groups != len(regex.groupindex):
+        return ["<an unnamed regex group>"]
+    return list(regex.groupindex)
+
+
+def discover_routes() -> list[Route]:
+    routes: list[Route] = []
+
+    def walk(resolver: URLResolver, levels: tuple, namespaces: tuple[str, ...]) -> None:
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                ns = (*namespaces, entry.namespace) if entry.namespace else namespaces
+                walk(entry, (*levels, entry.pattern), ns)
+            elif isinstance(entry, URLPattern):
+                all_levels = (*levels, entry.pattern)
+                name = ":".join((*namespaces, entry.name)) if entry.name else None
+                routes.append(
+                    Route(
+                        name=name,
+                        template="".join(str(p) for p in all_levels),
+                        levels=all_levels,
+                        params=tuple(p for level in all_levels for p in _params_of(level)),
+                        callback=entry.callback,
+                    )
+                )
+
+    walk(get_resolver(), (), ())
+    return routes
+
+
+ROUTES = discover_routes()
+ROUTES_BY_NAME = {r.name: r for r in ROUTES if r.name}
+
+
+class UnknownParameter(Exception):
+    pass
+
+
+def targets_of(route: Route, w: World) -> list[dict[str, Target]]:
+    """The parameter sets naming A's objects on this route ([{}] without parameters)."""
+    if not route.params:
+        return [{}]
+    if route.name in ROUTE_PARAMS:
+        combos = ROUTE_PARAMS[route.name](w)
+        for combo in combos:
+            if set(combo) != set(route.params):
+                raise UnknownParameter(
+                    f"ROUTE_PARAMS[{route.name!r}] gives {sorted(combo)} but the route takes "
+                    f"{sorted(route.params)}: update it in {__file__}."
+                )
+        return combos
+    unknown = [p for p in route.params if p not in OBJECT_PARAMS]
+    if unknown:
+        raise UnknownParameter(
+            f"Route {route.id!r} ({route.template}) takes URL parameter(s) {unknown} that the "
+            f"authorization matrix has no value for. Add tenant A's value for each to "
+            f"OBJECT_PARAMS (if the name always means the same kind of object) or the route "
+            f"to ROUTE_PARAMS (generic names like pk/slug) in {__file__}, and seed the "
+            f"object in _seed_world()."
+        )
+    return [{p: OBJECT_PARAMS[p](w) for p in route.params}]
+
+
+def bogus(target: Target) -> str:
+    return "987654321" if str(target.value).isdigit() else "no-such-object-404"
+
+
+# --- The world -------------------------------------------------------------------------
+
+OUTSIDERS = (
+    "b_customer_member",
+    "b_designated_contact",
+    "b_customer_admin",
+    "partner_of_b_not_a",
+    "tam_of_b_not_a",
+)
+BEARER_OUTSIDERS = ("b_customer_admin",)
+
+
+def _seed_world() -> World:
+    provider = Organization.objects.get(kind=OrganizationKind.PROVIDER)
+    root = UserFactory(
+        email="root@provider.test", name="Root Admin", organization=provider,
+        roles=[Role.PLATFORM_ADMIN],
+    )
+    tam_a = UserFactory(
+        email="tam-a@provider.test", name="Tam Ayers", organization=provider, roles=[Role.TAM]
+    )
+    tam_b = UserFactory(
+        email="tam-b@provider.test", name="Tess Otherton", organization=provider,
+        roles=[Role.TAM],
+    )
+    shared = services.product_create(
+        actor=root, slug="shared-cloud", name="Shared Cloud", vote_threshold=10
+    )
+    product_a = services.product_create(
+        actor=root, slug="quagga-product-voice", name="QUAGGA-PRODUCT Voice", vote_threshold=10
+    )
+    a = services.organization_create(
+        actor=root, name="ZEBRA-A-SECRET Telecom", kind=OrganizationKind.CUSTOMER,
+        slug="zebra-a-secret", platforms=[product_a, shared], tam=tam_a,
+    )
+    services.organization_update(actor=root, organization=a, contract={"notice_minutes": 10})
+    b = services.organization_create(
+        actor=root, name="Globex Insurance", kind=OrganizationKind.CUSTOMER, slug="globex",
+        platforms=[shared], tam=tam_b,
+    )
+    partner_a = services.organization_create(
+        actor=root, name="ZEBRA-A-SECRET Channel Partner", kind=OrganizationKind.PARTNER,
+        slug="zebra-a-secret-partner",
+    )
+    partner_x = services.organization_create(
+        actor=root, name="Initech Partners", kind=OrganizationKind.PARTNER, slug="initech"
+    )
+    link_a = services.partner_link_set(
+        actor=root, partner=partner_a, customer=a,
+        rights=["view_tenant", "view_audit", "manage_users"],
+    )
+    # The unlinked partner is a real partner: it acts for B, with every right.
+    services.partner_link_set(actor=root, partner=partner_x, customer=b, rights=ALL_RIGHTS)
+
+    admin_a = services.user_invite(
+        actor=root, organization=a, email="ada@zebra-a-secret.test",
+        name="Ada ZEBRA-A-SECRET", roles=[Role.CUSTOMER_ADMIN], password=PASSWORD,
+    )
+    member_a = services.user_invite(
+        actor=admin_a, organization=a, email="moe@zebra-a-secret.test",
+        name="Moe ZEBRA-A-SECRET", roles=[Role.CUSTOMER_MEMBER], password=PASSWORD,
+    )
+    services.user_update(
+        actor=admin_a, user=member_a, roles=[Role.CUSTOMER_MEMBER, Role.DESIGNATED_CONTACT]
+    )
+    invitee_a = services.user_invite(  # no password: invitation pending, an outbox row
+        actor=admin_a, organization=a, email="ivy@zebra-a-secret.test",
+        name="Ivy ZEBRA-A-SECRET", roles=[Role.CUSTOMER_MEMBER],
+    )
+    services.user_invite(
+        actor=root, organization=partner_a, email="pat@zebra-a-secret-partner.test",
+        name="Pat ZEBRA-A-SECRET", roles=[Role.PARTNER_USER], password=PASSWORD,
+    )
+    token_a, _ = services.token_create(actor=admin_a, name="ZEBRA-A-SECRET nightly export")
+    request_pending = services.access_request_submit(
+        name="Zed ZEBRA-A-SECRET", email="zed@zebra-a-secret-prospect.test",
+        company="ZEBRA-A-SECRET Prospect", kind=OrganizationKind.CUSTOMER,
+        message="ZEBRA-A-SECRET would like access.",
+    )
+    request_approved = services.access_request_submit(
+        name="Nia ZEBRA-A-SECRET", email="nia@zebra-a-secret.test",
+        company="ZEBRA-A-SECRET Telecom", kind=OrganizationKind.CUSTOMER,
+    )
+    request_approved = services.access_request_approve(
+        actor=root, access_request=request_approved, organization=a
+    )
+
+    users = {
+        "platform_admin": root,
+        "a_customer_admin": admin_a,
+        "b_customer_member": UserFactory(
+            email="bob@globex.test", name="Bob Member", organization=b,
+            roles=[Role.CUSTOMER_MEMBER],
+        ),
+        "b_designated_contact": UserFactory(
+            email="dee@globex.test", name="Dee Contact", organization=b,
+            roles=[Role.CUSTOMER_MEMBER, Role.DESIGNATED_CONTACT],
+        ),
+        "b_customer_admin": UserFactory(
+            email="bea@globex.test", name="Bea Admin", organization=b,
+            roles=[Role.CUSTOMER_ADMIN],
+        ),
+        "partner_of_b_not_a": UserFactory(
+            email="pia@initech.test", name="Pia Partner", organization=partner_x,
+            roles=[Role.PARTNER_USER],
+        ),
+        "tam_of_b_not_a": tam_b,
+    }
+    bearer = {key: services.token_create(actor=users[key], name="script")[1]
+              for key in BEARER_OUTSIDERS}
+    return World(
+        a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
+        link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
+        request_pending=request_pending, request_approved=request_approved,
+        users=users, bearer=bearer,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Seeded once for the module, rolled back after it; tests run in savepoints."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _seed_world()
+        transaction.set_rollback(True)
+
+
+# --- The state that must not change ----------------------------------------------------
+
+
+def fingerprint(actor: User | None) -> dict[str, frozenset]:
+    """What outsiders must not change; the actor's own user and tokens are left out."""
+    me = actor.pk if actor is not None else None
+    email = actor.email if actor is not None else None
+
+    def rows(queryset, *fields) -> frozenset:
+        return frozenset(
+            tuple(json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict | list)
+                  else v for v in row)
+            for row in queryset.values_list(*fields)
+        )
+
+    contract_fields = [f.name for f in Contract._meta.concrete_fields]
+    return {
+        "audit entries": rows(
+            AuditEntry.objects.exclude(object_kind="user", object_id=str(me)),
+            "id", "organization__slug", "object_kind", "object_id", "action", "actor__email",
+        ),
+        "organizations": rows(Organization.objects, "slug", "name", "kind", "tam_id", "is_active"),
+        "contracts": rows(Contract.objects, *contract_fields),
+        "platforms": rows(Organization.platforms.through.objects, "organization_id", "product_id"),
+        "users": rows(
+            User.objects.exclude(pk=me), "id", "email", "name", "organization_id", "is_active",
+            "timezone", "invited_at", "password",
+        ),
+        "role grants": rows(RoleGrant.objects, "user_id", "role"),
+        "api tokens": rows(ApiToken.objects.exclude(user_id=me), "id", "user_id", "revoked_at"),
+        "partner links": rows(PartnerLink.objects, "partner_id", "customer_id", "rights"),
+        "access requests": rows(
+            AccessRequest.objects, "id", "status", "organization_id", "decided_by_id", "user_id"
+        ),
+        "products": rows(
+            Product.objects, "slug", "name", "description", "vote_threshold", "is_active"
+        ),
+        "outbound messages": rows(
+            OutboundMessage.objects.exclude(recipient=email), "id", "recipient", "event",
+            "organization__slug",
+        ),
+    }
+
+
+def describe_change(before: dict, after: dict) -> str:
+    parts = []
+    for key in before:
+        if before[key] != after[key]:
+            added = sorted(after[key] - before[key], key=repr)[:3]
+            removed = sorted(before[key] - after[key], key=repr)[:3]
+            detail = []
+            if added:
+                detail.append(f"+{added}")
+            if removed:
+                detail.append(f"-{removed}")
+            parts.append(f"{key} {' '.join(detail)}")
+    return "; ".join(parts)
+
+
+# --- Requests and checks ---------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    label: str  # "PATCH /api/v1/users/12/"
+    status: int | None
+    text: str = ""
+    error: str = ""
+    location: str = ""
+
+
+def _strings_in(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings_in(v)
+    elif value is not None:
+        yield str(value)
+
+
+def send(client: Client, route: Route, method: str, url: str, body: dict | None,
+         headers: dict) -> Outcome:
+    label = f"{method} {url}"
+    try:
+        # A savepoint per request, so a database error in one view (PostgreSQL aborts the
+        # transaction) is reported for that request and does not poison the rest.
+        with transaction.atomic():
+            if method == "GET":
+                response = client.get(url, **headers)
+            elif route.is_api:
+                data = json.dumps(body) if body is not None else ""
+                response = client.generic(
+                    method, url, data, content_type="application/json", **headers
+                )
+            else:
+                response = client.post(url, body or {}, **headers)
+    except Exception as exc:  # noqa: BLE001 - a view that raises is what we report
+        frames = traceback.extract_tb(exc.__traceback__)
+        ours = [f for f in frames if "/caredeck/" in f.filename] or frames
+        frame = ours[-1]
+        return Outcome(
+            label, None,
+            error=f"raised {type(exc).__name__}: {exc} ({frame.filename}:{frame.lineno})",
+        )
+    if getattr(response, "streaming", False):
+        content = b"".join(response.streaming_content)
+    else:
+        content = response.content
+    text = content.decode("utf-8", errors="replace")
+    # What the caller sent may come back (the URL in a form's "next", a field error that
+    # quotes the value); only what contains the marker matters.
+    echoes = [url, *url.split("?", 1), *_strings_in(body)]
+    echoes = {e for e in echoes if any(m in e.lower() for m in (MARKER, CATALOG_MARKER))}
+    for echo in sorted(echoes, key=len, reverse=True):
+        for form in (echo, html.escape(echo), json.dumps(echo)[1:-1]):
+            text = text.replace(form, "")
+    return Outcome(label, response.status_code, text=text, location=response.get("Location", ""))
+
+
+def leaks(outcome: Outcome, markers: Iterable[str]) -> list[str]:
+    found = []
+    lowered = outcome.text.lower()
+    for marker in markers:
+        at = lowered.find(marker)
+        if at >= 0:
+            snippet = outcome.text[max(0, at - 60): at + 60].replace("\n", " ")
+            found.append(f"{outcome.label}: shows {marker!r}: …{snippet}…")
+    return found
+
+
+def markers_for(user: User | None) -> tuple[str, ...]:
+    staff = user is not None and user.organization.kind == OrganizationKind.PROVIDER
+    return (MARKER,) if staff else (MARKER, CATALOG_MARKER)
+
+
+def status_problem(outcome: Outcome, ownership: int | None, staff: bool,
+                   probe: Callable[[], Outcome]) -> str | None:
+    """What is wrong with the status of an outsider's request naming A's object."""
+    if ownership is None or ownership == LINK or (ownership == CATALOG and staff):
+        return None
+    allowed = {404} if ownership == TENANT else {403, 404}
+    if outcome.status in allowed:
+        return None
+    if outcome.status == 405:
+        # "Method not allowed" reveals nothing if a nonexistent object gets it too.
+        probed = probe()
+        if probed.status == 405:
+            return None
+        return (
+            f"{outcome.label}: answered 405 but {probed.label} answered {probed.status}, "
+            f"so the answer tells A's object exists"
+        )
+    expected = " or ".join(str(s) for s in sorted(allowed))
+    return (
+        f"{outcome.label}: names {OWNERSHIP_LABEL[ownership]}; expected {expected}, "
+        f"got {outcome.status}"
+    )
+
+
+def bodies_for(route: Route, method: str, w: World) -> list[dict | None]:
+    """The bodies an outsider sends: WRITES' plausible ones, else a generic one."""
+    if route.is_public(method) or method == "DELETE":
+        return [None]  # public routes get an empty body: strangers may really use them
+    listed = [write.body(w) for write in WRITES.get(route.name or "", [])
+              if write.method == method]
+    return listed or [generic_json(w) if route.is_api else generic_form(w)]
+
+
+def _ownership(combo: dict[str, Target]) -> int | None:
+    return max((t.ownership for t in combo.values()), default=None)
+
+
+def exercise(client: Client, route: Route, w: World, actor: User | None, headers: dict,
+             check_status: Callable[[Outcome, int | None, Callable[[], Outcome]], str | None],
+             ) -> list[str]:
+    """Every method of `route` on A's objects; the problems found."""
+    problems: list[str] = []
+    markers = markers_for(actor)
+
+    def check(outcome: Outcome, ownership: int | None, probe: Callable[[], Outcome]) -> None:
+        if outcome.error:
+            problems.append(f"{outcome.label}: {outcome.error}")
+            return
+        if outcome.status >= 500:
+            problems.append(f"{outcome.label}: answered {outcome.status}")
+        problems.extend(leaks(outcome, markers))
+        problem = check_status(outcome, ownership, probe)
+        if problem:
+            problems.append(problem)
+
+    for combo in targets_of(route, w):
+        values = {name: t.value for name, t in combo.items()}
+        url = route.url(values)
+        try:
+            match = resolve(url)
+        except Resolver404:
+            match = None
+        if match is None or match.func is not route.callback:
+            problems.append(f"could not build a URL for {route.template} from {values}: {url}")
+            continue
+        ownership = _ownership(combo)
+        bogus_url = route.url({name: bogus(t) for name, t in combo.items()})
+
+        def probe_for(method, body, query="", bogus_url=bogus_url):
+            return lambda: send(client, route, method, bogus_url + query, body, headers)
+
+        before = fingerprint(actor)
+        gets = [("", ownership), ("?" + hostile_query(w), ownership)]
+        if not combo and route.name in EXTRA_QUERIES:
+            gets += [("?" + q, own) for q, own in EXTRA_QUERIES[route.name](w)]
+        for query, own in gets:
+            check(send(client, route, "GET", url + query, None, headers), own,
+                  probe_for("GET", None, query))
+        after = fingerprint(actor)
+        if after != before:
+            problems.append(f"GET {url} (with and without a query) changed the database: "
+                            f"{describe_change(before, after)}")
+        for method in route.methods:
+            if method == "GET":
+                continue
+            for body in bodies_for(route, method, w):
+                before = after
+                outcome = send(client, route, method, url, body, headers)
+                check(outcome, ownership, probe_for(method, body))
+                after = fingerprint(actor)
+                if after != before:
+                    problems.append(
+                        f"{outcome.label} (status {outcome.status}) changed the database: "
+                        f"{describe_change(before, after)}"
+                    )
+    return problems
+
+
+def report(problems: list[str], what: str) -> str:
+    return f"{len(problems)} problem(s) {what}:\n  - " + "\n  - ".join(problems)
+
+
+# --- The matrix ------------------------------------------------------------------------
+
+CASES = [
+    pytest.param(route, actor, "session", id=f"{route.id}-{actor}")
+    for route in ROUTES for actor in OUTSIDERS
+] + [
+    pytest.param(route, actor, "bearer", id=f"{route.id}-{actor}-bearer")
+    for route in ROUTES if route.is_api for actor in BEARER_OUTSIDERS
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("route", "actor_key", "transport"), CASES)
+def test_outsiders_never_reach_tenant_a(world, route, actor_key, transport):
+    actor = world.users[actor_key]
+    staff = actor.organization.kind == OrganizationKind.PROVIDER
+    client = Client()
+    headers: dict[str, str] = {}
+    if transport == "session":
+        client.force_login(actor, backend=MODEL_BACKEND)
+    else:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {world.bearer[actor_key]}"
+    try:
+        problems = exercise(
+            client, route, world, actor, headers,
+            lambda outcome, ownership, probe: status_problem(outcome, ownership, staff, probe),
+        )
+    except UnknownParameter as exc:
+        pytest.fail(str(exc))
+    # Whatever the requests did to the session, the outsider still sees nothing of A.
+    afterwards = ["api:me"] if transport == "bearer" else ["home", "team", "api:me"]
+    for name in afterwards:
+        if name not in ROUTES_BY_NAME:
+            continue
+        after_route = ROUTES_BY_NAME[name]
+        outcome = send(client, after_route, "GET", after_route.url({}), None, headers)
+        if outcome.error or outcome.status >= 500:
+            problems.append(f"afterwards {outcome.label}: {outcome.error or outcome.status}")
+        problems.extend(f"afterwards {p}" for p in leaks(outcome, markers_for(actor)))
+    assert not problems, report(problems, f"for {route.id} ({route.template}) as {actor_key} "
+                                          f"via {transport}")
+
+
+def _anonymous_status(route: Route):
+    login_url = resolve_url(settings.LOGIN_URL)
+
+    def check(outcome: Outcome, ownership, probe) -> str | None:
+        method = outcome.label.split(" ", 1)[0]
+        if route.is_public(method):
+            return None
+        if route.is_api:
+            if outcome.status in (401, 403):
+                return None
+            return f"{outcome.label}: not public; expected 401 or 403, got {outcome.status}"
+        location = outcome.location
+        if outcome.status == 302 and location.startswith(login_url):
+            return None
+        return (
+            f"{outcome.label}: not public; expected a redirect to {login_url}, got "
+            f"{outcome.status} {location}".rstrip()
+            + " (add the route to PUBLIC only if strangers must reach it)"
+        )
+
+    return check
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", [pytest.param(r, id=r.id) for r in ROUTES])
+def test_anonymous_visitors_are_sent_to_sign_in(world, route):
+    try:
+        problems = exercise(Client(), route, world, None, {}, _anonymous_status(route))
+    except UnknownParameter as exc:
+        pytest.fail(str(exc))
+    assert not problems, report(problems, f"for {route.id} ({route.template}) anonymously")
+
+
+# --- Keeping the matrix honest ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_route_parameter_has_a_value(world):
+    unknown = []
+    for route in ROUTES:
+        try:
+            targets_of(route, world)
+        except UnknownParameter as exc:
+            unknown.append(str(exc))
+    assert not unknown, "\n".join(unknown)
+
+
+def test_the_tables_name_only_existing_routes():
+    names = set(ROUTES_BY_NAME)
+    stale = {
+        "PUBLIC": set(PUBLIC) - names,
+        "ROUTE_PARAMS": set(ROUTE_PARAMS) - names,
+        "WRITES": set(WRITES) - names,
+        "EXTRA_QUERIES": set(EXTRA_QUERIES) - names,
+    }
+    assert not any(stale.values()), f"Remove or rename these entries: {stale}"
+
+
+def test_every_audited_kind_has_a_history_target():
+    missing = set(AUDITED) - {"organization", "user", "access_request", "product"}
+    assert not missing, (
+        f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
+        f"tenant A (or of the provider) and add it, so /history/<kind>/<id>/ and "
+        f"/api/v1/audit/?object=<kind>:<id> are tried against it."
+    )
+
+
+def test_the_matrix_discovers_the_routes():
+    # The numbers only go up as apps are added; a sudden drop means discovery broke.
+    assert len(ROUTES) >= 50, [r.id for r in ROUTES]
+    assert "history" in ROUTES_BY_NAME and "api:user-detail" in ROUTES_BY_NAME
+
+
+INSIDER_FOR_ROUTE = {"token-revoke": "a_customer_admin", "api:token-detail": "a_customer_admin"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "route", [pytest.param(r, id=r.id) for r in ROUTES if r.params]
+)
+def test_every_target_exists_for_an_insider(world, route):
+    """An outsider's 404 means something only if an insider does not get one."""
+    try:
+        combos = targets_of(route, world)
+    except UnknownParameter as exc:
+        pytest.fail(str(exc))
+    if any(t.ownership == LINK for combo in combos for t in combo.values()):
+        pytest.skip("e-mailed links are made up; nothing to find")
+    insider = world.users[INSIDER_FOR_ROUTE.get(route.name, "platform_admin")]
+    client = Client()
+    client.force_login(insider, backend=MODEL_BACKEND)
+    for combo in combos:
+        url = route.url({name: t.value for name, t in combo.items()})
+        outcome = send(client, route, "GET", url, None, {})
+        assert not outcome.error, outcome.error
+        if outcome.status == 405:
+            # Only writes on this route: test_write_payloads_really_write finds the object.
+            assert route.name in WRITES, f"{url}: add a WRITES entry proving the target exists"
+            continue
+        assert outcome.status == 200, f"{outcome.label} as {insider.email}: {outcome.status}"
+
+
+WRITE_CASES = [
+    pytest.param(name, index, id=f"{name}-{write.method}-{index}")
+    for name, writes in WRITES.items()
+    for index, write in enumerate(writes)
+    if write.insider is not None
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "index"), WRITE_CASES)
+def test_write_payloads_really_write(world, name, index):
+    """Each listed body changes the database when someone allowed sends it, so an
+    outsider sending it and changing nothing proves the refusal, not a typo."""
+    route = ROUTES_BY_NAME[name]
+    write = WRITES[name][index]
+    insider = world.users[write.insider]
+    client = Client()
+    client.force_login(insider, backend=MODEL_BACKEND)
+    (combo,) = targets_of(route, world)
+    url = route.url({p: t.value for p, t in combo.items()})
+    before = fingerprint(None)
+    outcome = send(client, route, write.method, url, write.body(world), {})
+    assert not outcome.error, outcome.error
+    assert outcome.status < 400, f"{outcome.label}: {outcome.status} {outcome.text[:500]}"
+    assert fingerprint(None) != before, f"{outcome.label} by {insider.email} changed nothing"
+
+
+@pytest.mark.django_db
+def test_insiders_see_the_markers(world):
+    """The markers are really rendered where A's data shows, so their absence counts."""
+    seen = {
+        ("platform_admin", "/tenants/"): MARKER,
+        ("platform_admin", "/api/v1/organizations/"): MARKER,
+        ("platform_admin", "/api/v1/products/"): CATALOG_MARKER,
+        ("platform_admin", "/admin/access-requests/"): MARKER,
+        ("a_customer_admin", "/team/"): MARKER,
+        ("a_customer_admin", "/api/v1/users/"): MARKER,
+        ("a_customer_admin", "/api/v1/products/"): CATALOG_MARKER,
+        ("a_customer_admin", f"/history/organization/{world.a.slug}/"): MARKER,
+    }
+    missing = []
+    for (key, url), marker in seen.items():
+        client = Client()
+        client.force_login(world.users[key], backend=MODEL_BACKEND)
+        response = client.get(url)
+        if response.status_code != 200 or marker not in response.content.decode().lower():
+            missing.append(f"{key} GET {url}: {response.status_code}, {marker!r} not shown")
+    assert not missing, "\n".join(missing)
+
+
+@pytest.mark.django_db
+def test_an_unknown_parameter_fails_loudly(world):
+    """A later route with a parameter nobody taught the matrix must not slip through."""
+    route = Route(
+        name="case-detail", template="cases/<int:case_id>/", levels=(), params=("case_id",),
+        callback=None,
+    )
+    with pytest.raises(UnknownParameter, match=r"\['case_id'\].*OBJECT_PARAMS"):
+        targets_of(route, world)
