@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from caredeck.accounts import api as accounts_api
 from caredeck.core.api_views import AuditList
+from caredeck.notify import api as notify_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -15,9 +16,13 @@ router.register("users", accounts_api.UserViewSet, basename="user")
 router.register("tokens", accounts_api.TokenViewSet, basename="token")
 router.register("access-requests", accounts_api.AccessRequestViewSet, basename="access-request")
 router.register("partner-links", accounts_api.PartnerLinkViewSet, basename="partner-link")
+router.register("notifications", notify_api.NotificationViewSet, basename="notification")
+router.register("webhooks", notify_api.WebhookViewSet, basename="webhook")
+router.register("deliveries", notify_api.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("audit/", AuditList.as_view(), name="audit"),
+    path("subscriptions/", notify_api.SubscriptionView.as_view(), name="subscription-list"),
     *router.urls,
 ]

@@ -155,6 +155,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Kept open between tasks, as the PostgreSQL one is: closing a WAL connection
+            # costs a few ms, and db_worker closes it twice per task (bench/README.md).
+            "CONN_MAX_AGE": 60,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -248,6 +251,19 @@ elif REDIS_URL:
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
+# The outbox (see notify/services.py): back-off 1 min doubling, capped at 1 h; a message
+# still failing 24 h after it was written is dead and the platform admins are alerted.
+OUTBOX_RETRY_BASE_SECONDS = envint("CAREDECK_OUTBOX_RETRY_BASE_SECONDS", 60)
+OUTBOX_RETRY_MAX_SECONDS = envint("CAREDECK_OUTBOX_RETRY_MAX_SECONDS", 3600)
+OUTBOX_DEAD_AFTER_HOURS = envint("CAREDECK_OUTBOX_DEAD_AFTER_HOURS", 24)
+# A worker that claimed a message and died: the message is due again after this.
+OUTBOX_SENDING_LEASE_SECONDS = envint("CAREDECK_OUTBOX_SENDING_LEASE_SECONDS", 300)
+# A queued message no worker picked up (its task was lost) is enqueued again after this.
+OUTBOX_PICKUP_GRACE_SECONDS = envint("CAREDECK_OUTBOX_PICKUP_GRACE_SECONDS", 60)
+OUTBOX_BATCH_SIZE = envint("CAREDECK_OUTBOX_BATCH_SIZE", 50)
+WEBHOOK_TIMEOUT_SECONDS = envint("CAREDECK_WEBHOOK_TIMEOUT_SECONDS", 10)
+SCHEDULER_TICK_SECONDS = envint("CAREDECK_SCHEDULER_TICK_SECONDS", 5)
+
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -276,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrganizationKindEnum": "caredeck.accounts.roles.OrganizationKind",
         "RequesterKindEnum": [("customer", "Customer"), ("partner", "Partner")],
+        "MessageStatusEnum": "caredeck.notify.models.MessageStatus",
+        "AccessRequestStatusEnum": "caredeck.accounts.models.AccessRequestStatus",
     },
 }
 

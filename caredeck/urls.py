@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("caredeck.accounts.urls")),
+    path("", include("caredeck.notify.urls")),
     path("", include("caredeck.web.urls")),
 ]

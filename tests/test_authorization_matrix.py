@@ -9,8 +9,9 @@ name like a router's `pk`, which means something different per route).
 
 The world: tenant A ("ZEBRA-A-SECRET Telecom", slug `zebra-a-secret`) with people, a
 designated contact, a pending invitation, a partner acting for it, an API token, an
-approved access request, an A-only product ("QUAGGA-PRODUCT") and the audit trail and
-outbox rows all of that wrote. Every name, e-mail and slug of A carries the marker
+approved access request, an A-only product ("QUAGGA-PRODUCT"), a webhook endpoint with a
+failed delivery, an in-app notification, and the audit trail and outbox rows all of that
+wrote. Every name, e-mail and slug of A carries the marker
 `zebra-a-secret`, so any response that shows A's data shows the marker.
 
 The outsiders: each role of customer tenant B, the user of a partner that acts for B but
@@ -27,8 +28,11 @@ DELETE; every GET also once with a query string naming A):
 - no response body contains the marker (the URL and the values the caller sent are
   removed first, so an error echoing the caller's own input is not a leak);
 - the database is unchanged: organizations, contracts, platforms, people, roles, tokens,
-  partner links, access requests, products, outbox rows and audit entries, apart from
-  the acting outsider's own user and tokens (one may always manage one's own account);
+  partner links, access requests, products, outbox rows (and their status), webhooks,
+  in-app notifications, subscriptions and audit entries, apart from the acting
+  outsider's own user, tokens, inbox and subscriptions (one may always manage one's own
+  account) and the webhooks of the outsider's own organization (which an outsider who
+  administers it may manage);
 - afterwards, the outsider's home, team and /api/v1/me/ still show nothing of A (a
   tenant switch that stuck in the session would show up there).
 
@@ -79,7 +83,15 @@ from caredeck.accounts.models import (
 from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
-from caredeck.notify.models import OutboundMessage
+from caredeck.notify import services as notify_services
+from caredeck.notify.models import (
+    InAppNotification,
+    MessageStatus,
+    OutboundMessage,
+    Subscription,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -151,6 +163,9 @@ class World:
     token_a: ApiToken
     request_pending: AccessRequest
     request_approved: AccessRequest
+    webhook_a: WebhookEndpoint
+    message_a: OutboundMessage
+    notification_a: InAppNotification
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -165,6 +180,11 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     "link_id": lambda w: Target(w.link_a.pk, TENANT),
     "request_id": lambda w: Target(w.request_pending.pk, PROVIDER_ONLY),
     "product": lambda w: Target(w.product_a.slug, CATALOG),
+    "webhook_id": lambda w: Target(w.webhook_a.pk, TENANT),
+    # A failed webhook message of A (so "retry now" really retries it for an insider).
+    "message_id": lambda w: Target(w.message_a.pk, TENANT),
+    # An in-app notification of A's administrator: only its owner may read it.
+    "notification_id": lambda w: Target(w.notification_a.pk, TENANT),
     # Password-reset and invitation links of A's administrator, with a made-up token.
     "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
     "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
@@ -181,6 +201,8 @@ def history_targets(w: World) -> list[dict[str, Target]]:
             "object_id": Target(w.request_pending.pk, PROVIDER_ONLY),
         },
         {"kind": Target("product", CATALOG), "object_id": Target(w.product_a.slug, CATALOG)},
+        {"kind": Target("message", TENANT), "object_id": Target(w.message_a.pk, TENANT)},
+        {"kind": Target("webhook", TENANT), "object_id": Target(w.webhook_a.pk, TENANT)},
     ]
 
 
@@ -330,6 +352,43 @@ WRITES: dict[str, list[Write]] = {
         "partner": w.partner_x.slug, "customer": w.a.slug, "rights": ALL_RIGHTS,
     }, "platform_admin")],
     "api:partner-link-detail": [Write("DELETE", lambda w: None, "platform_admin")],
+    # Notifications: one's own inbox and channel choices.
+    "notification-read": [Write("POST", lambda w: {"next": "/home/"}, "a_customer_admin")],
+    "notification-read-all": [Write("POST", lambda w: {}, None)],
+    "notification-settings": [Write("POST", lambda w: {
+        "incident.notice": ["in_app"], "maintenance.notice": ["email"], "access.requested": [],
+        "outbox.dead": ["email"],
+    }, None)],
+    "api:notification-read": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "api:notification-read-all": [Write("POST", lambda w: {}, None)],
+    "api:subscription-list": [
+        Write("POST", lambda w: {"event": "incident.notice", "channels": ["in_app"]}, None)
+    ],
+    # An organization's webhooks: an outsider would love to receive A's notices.
+    "webhook-list": [Write("POST", lambda w: {
+        "name": "Mallory hook", "url": "https://evil.example.test/hook", "format": "json",
+    }, "a_customer_admin")],
+    "webhook-detail": [Write("POST", lambda w: {
+        "name": "Hijacked hook", "url": "https://evil.example.test/hook", "format": "json",
+        "is_active": "on",
+    }, "a_customer_admin")],
+    "webhook-test": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "webhook-rotate-secret": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "webhook-delete": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "api:webhook-list": [Write("POST", lambda w: {
+        "organization": w.a.slug, "name": "Mallory hook",
+        "url": "https://evil.example.test/hook", "format": "json",
+    }, "a_customer_admin")],
+    "api:webhook-detail": [
+        Write("PATCH", lambda w: {
+            "url": "https://evil.example.test/hook", "is_active": False,
+        }, "a_customer_admin"),
+        Write("DELETE", lambda w: None, "a_customer_admin"),
+    ],
+    "api:webhook-test": [Write("POST", lambda w: {}, "a_customer_admin")],
+    # The delivery dashboard: provider staff retry A's failed message.
+    "delivery-retry": [Write("POST", lambda w: {"next": "/home/"}, "platform_admin")],
+    "api:delivery-retry": [Write("POST", lambda w: {}, "platform_admin")],
 }
 
 
@@ -571,10 +630,35 @@ def _seed_world() -> World:
     }
     bearer = {key: services.token_create(actor=users[key], name="script")[1]
               for key in BEARER_OUTSIDERS}
+
+    # Notifications: a webhook of A with a failed delivery, and an unread in-app notice.
+    webhook_a = notify_services.webhook_create(
+        actor=admin_a, organization=a, name="ZEBRA-A-SECRET pager hook",
+        url="https://hooks.zebra-a-secret.test/caredeck", events=["incident.notice"],
+    )
+    (message_a,) = notify_services.notify_webhooks(
+        event="incident.notice", organization=a, dedupe_base="zebra-a-secret-inc-1",
+        subject="ZEBRA-A-SECRET Telecom: calls fail in us-east",
+        text="ZEBRA-A-SECRET agents cannot place calls.",
+    )
+    WebhookDelivery.objects.create(
+        endpoint=webhook_a, message=message_a, status_code=500, duration_ms=80,
+        error="HTTP 500 from hooks.zebra-a-secret.test",
+    )
+    OutboundMessage.objects.filter(pk=message_a.pk).update(
+        status=MessageStatus.FAILED, attempts=1,
+        last_error="HTTP 500 from hooks.zebra-a-secret.test",
+    )
+    message_a.refresh_from_db()
+    notification_a = InAppNotification.objects.create(
+        user=admin_a, event="incident.notice",
+        title="ZEBRA-A-SECRET Telecom: calls fail in us-east", url="/home/",
+    )
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
         request_pending=request_pending, request_approved=request_approved,
+        webhook_a=webhook_a, message_a=message_a, notification_a=notification_a,
         users=users, bearer=bearer,
     )
 
@@ -591,9 +675,16 @@ def world(django_db_setup, django_db_blocker):
 
 
 def fingerprint(actor: User | None) -> dict[str, frozenset]:
-    """What outsiders must not change; the actor's own user and tokens are left out."""
+    """What outsiders must not change; the actor's own user, tokens, inbox and channel
+    choices are left out, and so are the webhooks of the actor's own organization."""
     me = actor.pk if actor is not None else None
     email = actor.email if actor is not None else None
+    own_org = actor.organization_id if actor is not None else None
+    audit = AuditEntry.objects.exclude(object_kind="user", object_id=str(me))
+    webhooks = WebhookEndpoint.objects.all()
+    if own_org is not None:
+        audit = audit.exclude(object_kind="webhook", organization_id=own_org)
+        webhooks = webhooks.exclude(organization_id=own_org)
 
     def rows(queryset, *fields) -> frozenset:
         return frozenset(
@@ -605,8 +696,8 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
     contract_fields = [f.name for f in Contract._meta.concrete_fields]
     return {
         "audit entries": rows(
-            AuditEntry.objects.exclude(object_kind="user", object_id=str(me)),
-            "id", "organization__slug", "object_kind", "object_id", "action", "actor__email",
+            audit, "id", "organization__slug", "object_kind", "object_id", "action",
+            "actor__email",
         ),
         "organizations": rows(Organization.objects, "slug", "name", "kind", "tam_id", "is_active"),
         "contracts": rows(Contract.objects, *contract_fields),
@@ -626,8 +717,17 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         ),
         "outbound messages": rows(
             OutboundMessage.objects.exclude(recipient=email), "id", "recipient", "event",
-            "organization__slug",
+            "organization__slug", "status",
         ),
+        "webhooks": rows(
+            webhooks, "id", "organization_id", "name", "url", "format", "events", "is_active",
+            "secret",
+        ),
+        "in-app notifications": rows(
+            InAppNotification.objects.exclude(user_id=me), "id", "user_id", "read_at"
+        ),
+        "subscriptions": rows(Subscription.objects.exclude(user_id=me), "user_id", "event",
+                              "channels"),
     }
 
 
@@ -928,7 +1028,9 @@ def test_the_tables_name_only_existing_routes():
 
 
 def test_every_audited_kind_has_a_history_target():
-    missing = set(AUDITED) - {"organization", "user", "access_request", "product"}
+    missing = set(AUDITED) - {
+        "organization", "user", "access_request", "product", "message", "webhook",
+    }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
         f"tenant A (or of the provider) and add it, so /history/<kind>/<id>/ and "
@@ -1010,6 +1112,16 @@ def test_insiders_see_the_markers(world):
         ("a_customer_admin", "/api/v1/users/"): MARKER,
         ("a_customer_admin", "/api/v1/products/"): CATALOG_MARKER,
         ("a_customer_admin", f"/history/organization/{world.a.slug}/"): MARKER,
+        ("a_customer_admin", "/notifications/"): MARKER,
+        ("a_customer_admin", "/api/v1/notifications/"): MARKER,
+        ("a_customer_admin", "/notifications/webhooks/"): MARKER,
+        ("a_customer_admin", "/api/v1/webhooks/"): MARKER,
+        ("a_customer_admin", f"/notifications/webhooks/{world.webhook_a.pk}/"): MARKER,
+        ("a_customer_admin", f"/history/webhook/{world.webhook_a.pk}/"): MARKER,
+        ("platform_admin", "/notifications/deliveries/"): MARKER,
+        ("platform_admin", "/api/v1/deliveries/"): MARKER,
+        ("platform_admin", f"/notifications/deliveries/{world.message_a.pk}/"): MARKER,
+        ("platform_admin", f"/history/message/{world.message_a.pk}/"): MARKER,
     }
     missing = []
     for (key, url), marker in seen.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 from caredeck.accounts import selectors, services
 from caredeck.accounts import serializers as s
 from caredeck.accounts.models import ApiToken
+from caredeck.core.selectors import one_or_404
 
 
 class ProductViewSet(
@@ -211,12 +211,7 @@ class PartnerLinkViewSet(
         )
 
     def get_object(self):
-        link = self.get_queryset().filter(pk=self.kwargs["pk"]).first() if str(
-            self.kwargs["pk"]
-        ).isdigit() else None
-        if link is None:
-            raise Http404("No such link.")
-        return link
+        return one_or_404(self.get_queryset(), "link", pk=self.kwargs["pk"])
 
     def perform_create(self, serializer):
         data = serializer.validated_data

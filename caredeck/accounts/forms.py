@@ -16,6 +16,7 @@ from caredeck.accounts.models import (
     User,
 )
 from caredeck.accounts.roles import ROLES_BY_KIND, OrganizationKind, Role
+from caredeck.accounts.services import CONTRACT_FIELDS
 
 TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
 
@@ -44,6 +45,11 @@ class ProductForm(forms.ModelForm):
             "vote_threshold": "Votes an idea needs to move to PM review.",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["slug"].disabled = True
+
     def _post_clean(self):
         # A ModelForm would copy the input onto the instance here, before the service
         # snapshots "before" for the audit log; the service validates the model instead.
@@ -71,6 +77,7 @@ class OrganizationForm(forms.ModelForm):
         self.fields["tam"].required = False
         if self.instance.pk:
             self.fields["kind"].disabled = True
+            self.fields["slug"].disabled = True
 
     def _post_clean(self):
         # Model validation happens in the service, which reports it field by field.
@@ -90,17 +97,8 @@ class ContractForm(forms.ModelForm):
 
     class Meta:
         model = Contract
-        fields = [
-            "notice_minutes",
-            "update_minutes",
-            "rca_business_days",
-            "availability_target",
-            "support_timezone",
-            "support_country",
-            "support_24x7",
-            "support_day_start",
-            "support_day_end",
-        ]
+        # The per-criticality targets are edited as the eight fields above.
+        fields = [f for f in CONTRACT_FIELDS if not f.startswith("case_")]
         widgets = {
             "support_day_start": forms.TimeInput(attrs={"type": "time"}),
             "support_day_end": forms.TimeInput(attrs={"type": "time"}),

@@ -41,6 +41,8 @@ class Capability(models.TextChoices):
     MANAGE_PRODUCTS = "manage_products", "Keep the provider's products"
     MANAGE_ACCESS_REQUESTS = "manage_access_requests", "Approve or decline access requests"
     MANAGE_PARTNER_LINKS = "manage_partner_links", "Link partners to customers"
+    MANAGE_WEBHOOKS = "manage_webhooks", "Manage the organization's webhooks"
+    VIEW_DELIVERIES = "view_deliveries", "See and retry notification deliveries"
 
 
 C = Capability
@@ -48,17 +50,21 @@ C = Capability
 # Everyone signed in can see their own tenant and its history.
 _BASE = {C.VIEW_TENANT, C.VIEW_AUDIT}
 # Provider staff who work across the whole customer base (tier-less, follow-the-sun).
-_STAFF = _BASE | {C.SERVE_ALL_TENANTS}
+_STAFF = _BASE | {C.SERVE_ALL_TENANTS, C.VIEW_DELIVERIES}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CUSTOMER_MEMBER: frozenset(_BASE),
     Role.DESIGNATED_CONTACT: frozenset(_BASE),
-    Role.CUSTOMER_ADMIN: frozenset(_BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS}),
-    Role.PARTNER_USER: frozenset(_BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS}),
+    Role.CUSTOMER_ADMIN: frozenset(
+        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS}
+    ),
+    Role.PARTNER_USER: frozenset(
+        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS}
+    ),
     Role.CARE_ANALYST: frozenset(_STAFF),
     Role.CARE_MANAGER: frozenset(_STAFF),
     # A TAM serves the accounts it is TAM of, not the whole base.
-    Role.TAM: frozenset(_BASE),
+    Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES}),
     Role.PRODUCT_MANAGER: frozenset(_STAFF),
     Role.INCIDENT_MANAGER: frozenset(_STAFF),
     Role.CHANGE_MANAGER: frozenset(_STAFF),
@@ -73,6 +79,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.MANAGE_PRODUCTS,
             C.MANAGE_ACCESS_REQUESTS,
             C.MANAGE_PARTNER_LINKS,
+            C.MANAGE_WEBHOOKS,
         }
     ),
 }
@@ -105,6 +112,7 @@ DELEGABLE_CAPABILITIES = (
     C.VIEW_AUDIT,
     C.MANAGE_USERS,
     C.MANAGE_DESIGNATED_CONTACTS,
+    C.MANAGE_WEBHOOKS,
 )
 
 

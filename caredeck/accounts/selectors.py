@@ -18,6 +18,7 @@ from caredeck.accounts.models import (
     User,
 )
 from caredeck.accounts.roles import Capability
+from caredeck.core.selectors import one_or_404
 
 
 def organizations_visible(user) -> QuerySet[Organization]:
@@ -47,14 +48,7 @@ def users_visible(user) -> QuerySet[User]:
 
 
 def user_get(actor, user_id) -> User:
-    try:
-        user_id = int(user_id)
-    except (TypeError, ValueError) as exc:
-        raise Http404("No such user.") from exc
-    found = users_visible(actor).filter(pk=user_id).first()
-    if found is None:
-        raise Http404("No such user.")
-    return found
+    return one_or_404(users_visible(actor), "user", pk=user_id)
 
 
 def products_visible(user) -> QuerySet[Product]:
@@ -79,14 +73,7 @@ def access_requests_visible(user) -> QuerySet[AccessRequest]:
 
 
 def access_request_get(user, request_id) -> AccessRequest:
-    try:
-        request_id = int(request_id)
-    except (TypeError, ValueError) as exc:
-        raise Http404("No such access request.") from exc
-    found = access_requests_visible(user).filter(pk=request_id).first()
-    if found is None:
-        raise Http404("No such access request.")
-    return found
+    return one_or_404(access_requests_visible(user), "access request", pk=request_id)
 
 
 def access_requests_pending(user) -> QuerySet[AccessRequest]:
@@ -103,12 +90,10 @@ def partner_links_of(user, organization: Organization) -> QuerySet[PartnerLink]:
 
 
 def partner_link_get(user, link_id) -> PartnerLink:
+    links = PartnerLink.objects.select_related("partner", "customer")
     if not has_capability(user, Capability.MANAGE_PARTNER_LINKS):
-        raise Http404("No such link.")
-    try:
-        return PartnerLink.objects.select_related("partner", "customer").get(pk=int(link_id))
-    except (PartnerLink.DoesNotExist, TypeError, ValueError) as exc:
-        raise Http404("No such link.") from exc
+        links = links.none()
+    return one_or_404(links, "link", pk=link_id)
 
 
 def tokens_of(user) -> QuerySet[ApiToken]:
@@ -116,10 +101,7 @@ def tokens_of(user) -> QuerySet[ApiToken]:
 
 
 def token_get(user, token_id) -> ApiToken:
-    try:
-        return tokens_of(user).get(pk=int(token_id))
-    except (ApiToken.DoesNotExist, TypeError, ValueError) as exc:
-        raise Http404("No such token.") from exc
+    return one_or_404(tokens_of(user), "token", pk=token_id)
 
 
 def tams() -> QuerySet[User]:

@@ -41,7 +41,7 @@ from caredeck.accounts.roles import (
 )
 from caredeck.core.audit import audit_record, changes_between, snapshot
 from caredeck.core.exceptions import Conflict
-from caredeck.notify.services import email_queue
+from caredeck.notify.services import email_queue, notify_users
 
 PRODUCT_FIELDS = ("slug", "name", "description", "vote_threshold", "is_active")
 ORGANIZATION_FIELDS = ("name", "slug", "kind", "tam", "is_active")
@@ -83,6 +83,13 @@ def _check_timezone(field: str, name: str) -> None:
         raise ValidationError({field: ["Unknown time zone."]})
 
 
+def _refuse_slug_change(obj, fields: dict[str, Any]) -> None:
+    # The slug is the public id: integrations address the object by it and its history
+    # is keyed by it, so it is fixed once created.
+    if "slug" in fields and fields["slug"] != obj.slug:
+        raise ValidationError({"slug": ["The id cannot change once created."]})
+
+
 def provider_organization() -> Organization:
     return Organization.objects.get(kind=OrganizationKind.PROVIDER)
 
@@ -105,6 +112,7 @@ def product_create(*, actor, **fields: Any) -> Product:
 
 def product_update(*, actor, product: Product, **fields: Any) -> Product:
     _require(actor, Capability.MANAGE_PRODUCTS)
+    _refuse_slug_change(product, fields)
     before = snapshot(product, PRODUCT_FIELDS)
     for name, value in fields.items():
         setattr(product, name, value)
@@ -196,6 +204,7 @@ def organization_update(
     **fields: Any,
 ) -> Organization:
     _require(actor, Capability.MANAGE_ORGANIZATIONS, organization)
+    _refuse_slug_change(organization, fields)
     if "kind" in fields and fields["kind"] != organization.kind:
         raise ValidationError({"kind": ["The kind of an organization cannot change."]})
     terms, _ = Contract.objects.get_or_create(organization=organization)
@@ -462,6 +471,13 @@ def password_reset_request(*, email: str) -> None:
 
 def platform_admin_ensure(*, email: str, name: str = "", password: str | None = None) -> User:
     """Create (or complete) a provider platform administrator. Idempotent."""
+    if password:
+        from django.contrib.auth.password_validation import validate_password
+
+        try:
+            validate_password(password, User(email=email, name=name))
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
     with transaction.atomic():
         provider = Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
         if provider is None:
@@ -541,17 +557,17 @@ def access_request_submit(
             is_active=True, role_grants__role=Role.PLATFORM_ADMIN,
             organization__kind=OrganizationKind.PROVIDER,
         ).distinct()
-        for admin in admins:
-            email_queue(
-                dedupe_key=f"access-requested:{request.pk}:{admin.pk}",
-                to=admin.email,
-                template="access_requested",
-                event="access.requested",
-                context={
-                    "access_request": request,
-                    "link": settings.BASE_URL + reverse("access-request-detail", args=[request.pk]),
-                },
-            )
+        notify_users(
+            event="access.requested",
+            users=admins,
+            dedupe_base=f"access-requested:{request.pk}",
+            template="access_requested",
+            context={
+                "access_request": request,
+                "link": settings.BASE_URL + reverse("access-request-detail", args=[request.pk]),
+            },
+            url=reverse("access-request-detail", args=[request.pk]),
+        )
     return request
 
 

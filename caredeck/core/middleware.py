@@ -34,7 +34,7 @@ def _viewer_zone(request):
     name = getattr(request.user, "timezone", None) if request.user.is_authenticated else None
     try:
         return zoneinfo.ZoneInfo(name) if name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 

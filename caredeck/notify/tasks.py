@@ -6,5 +6,5 @@ from caredeck.notify import services
 
 
 @task()
-def deliver_message(message_id: int) -> bool:
-    return services.message_deliver(message_id=message_id)
+def deliver_messages(message_ids: list[int]) -> int:
+    return services.messages_deliver(message_ids=message_ids)

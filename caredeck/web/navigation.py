@@ -28,6 +28,8 @@ NAVIGATION = [
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
     NavItem("Tenants", "organization-list", Capability.VIEW_TENANT, staff_only=True,
             section="/tenants"),
+    NavItem("Deliveries", "delivery-list", Capability.VIEW_DELIVERIES, staff_only=True,
+            section="/notifications/deliveries"),
     NavItem("Admin", "admin-home", Capability.MANAGE_PRODUCTS, staff_only=True,
             section="/admin"),
 ]

@@ -1,0 +1,68 @@
+"""Event types people can be notified of: one table, with each one's default channels
+and whether it is mandatory. A mandatory notice cannot be switched off, only re-routed
+to other channels (the person keeps at least one).
+
+Apps emit these through `notify.services.notify_users` / `notify_webhooks`. Later apps add
+their rows here (incident notices, case updates, idea answers, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caredeck.notify.models import Channel
+
+
+@dataclass(frozen=True)
+class EventType:
+    slug: str
+    label: str
+    description: str
+    default_channels: tuple[str, ...]
+    mandatory: bool = False
+    # Channels a person may choose for it (webhooks belong to organizations, not people).
+    channels: tuple[str, ...] = (Channel.EMAIL, Channel.IN_APP)
+    # Only provider staff receive it (customers neither see nor choose it).
+    staff_only: bool = False
+
+
+EVENT_TYPES: dict[str, EventType] = {
+    e.slug: e
+    for e in [
+        EventType(
+            "access.requested", "Access requests",
+            "Someone from a prospective customer or partner asks for access.",
+            (Channel.EMAIL, Channel.IN_APP), staff_only=True,
+        ),
+        EventType(
+            "outbox.dead", "Undeliverable notifications",
+            "A notification could not be delivered for a day and was given up.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
+            "incident.notice", "Outage notices",
+            "First notice and status updates of an incident that affects your organization.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True,
+        ),
+        EventType(
+            "maintenance.notice", "Maintenance notices",
+            "Planned maintenance announced ahead, with start and end notices.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True,
+        ),
+        EventType(
+            "webhook.test", "Webhook test", "A test message sent from the webhook settings.",
+            (), channels=(),
+        ),
+    ]
+}
+
+# Sent to one address for one purpose (an invitation, a reset link): never optional,
+# never re-routed, and not listed in anyone's subscriptions.
+TRANSACTIONAL_EVENTS = {"user.invited", "user.password_reset", "access.declined"}
+
+
+def event_type(slug: str) -> EventType:
+    try:
+        return EVENT_TYPES[slug]
+    except KeyError as exc:
+        raise LookupError(f"Unknown event type {slug!r}; add it to notify/events.py") from exc
