@@ -13,10 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
 from django.utils import timezone
 
-from caredeck.accounts.access import has_capability, tenants_for
+from caredeck.accounts.access import has_capability, is_provider_staff, tenants_for
 from caredeck.accounts.roles import Capability
 from caredeck.core.selectors import one_or_404
-from caredeck.accounts.access import is_provider_staff
 from caredeck.notify.events import EVENT_TYPES
 from caredeck.notify.models import (
     InAppNotification,

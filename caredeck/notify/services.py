@@ -459,7 +459,8 @@ def verify_webhook_signature(secret: str, header: str, body: bytes, *, tolerance
 def _deliver_webhook(message: OutboundMessage) -> str | None:
     endpoint = message.webhook
     body = webhook_body(message)
-    request = urllib.request.Request(
+    # Endpoint URLs are validated as http(s) when saved (webhook_create/_update).
+    request = urllib.request.Request(  # noqa: S310
         endpoint.url, data=body, method="POST",
         headers={
             "Content-Type": "application/json",
@@ -575,9 +576,8 @@ def outbox_next_due():
 
 def subscription_set(*, actor, event: str, channels: list[str]):
     """Choose the channels of one event type for oneself."""
-    from caredeck.core.audit import audit_record
-
     from caredeck.accounts.access import is_provider_staff
+    from caredeck.core.audit import audit_record
 
     kind = EVENT_TYPES.get(event)
     if kind is None or not kind.channels or (kind.staff_only and not is_provider_staff(actor)):

@@ -83,3 +83,19 @@ def test_it_offers_a_customer_no_tenant_choice(client, member_a, tenant_b):
 def test_it_answers_404_for_a_tenant_name_with_a_nul_byte(client, care_analyst, tenant_a):
     client.force_login(care_analyst)
     assert client.post("/switch-tenant/", {"tenant": "ac\x00me"}).status_code == 404
+
+
+def test_it_switches_from_the_tenant_list_when_there_are_too_many_for_a_select(
+    client, care_analyst, tenant_a, tenant_b, monkeypatch
+):
+    from caredeck.web import context_processors
+
+    monkeypatch.setattr(context_processors, "SELECT_LIMIT", 2)
+    client.force_login(care_analyst)
+    home = client.get("/home/").content.decode()
+    assert 'id="tenant-select"' not in home
+    assert 'href="/tenants/">Switch</a>' in home
+    listing = client.get("/tenants/").content.decode()
+    assert 'aria-label="Work for Acme Telecom"' in listing
+    client.post("/switch-tenant/", {"tenant": "acme", "next": "/home/"})
+    assert "Working for <strong>Acme Telecom</strong>" in client.get("/home/").content.decode()
