@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "caredeck.core",
     "caredeck.accounts",
     "caredeck.notify",
+    "caredeck.topology",
     "caredeck.web",
 ]
 

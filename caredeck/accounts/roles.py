@@ -43,6 +43,7 @@ class Capability(models.TextChoices):
     MANAGE_PARTNER_LINKS = "manage_partner_links", "Link partners to customers"
     MANAGE_WEBHOOKS = "manage_webhooks", "Manage the organization's webhooks"
     VIEW_DELIVERIES = "view_deliveries", "See and retry notification deliveries"
+    MANAGE_TOPOLOGY = "manage_topology", "Model the platform, the failure matrix, deployments"
 
 
 C = Capability
@@ -80,6 +81,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.MANAGE_ACCESS_REQUESTS,
             C.MANAGE_PARTNER_LINKS,
             C.MANAGE_WEBHOOKS,
+            C.MANAGE_TOPOLOGY,
         }
     ),
 }
