@@ -32,6 +32,7 @@ a throw-away Debian redis-server is started on loopback).
 from __future__ import annotations
 
 import argparse
+import email.policy
 import os
 import re
 import secrets
@@ -143,7 +144,7 @@ def redis_start(workdir: Path) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
          "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     deadline = time.monotonic() + 10
     while True:
@@ -272,10 +273,12 @@ def wait_for_log(logdir: Path, name: str, needles: tuple[str, ...], timeout: flo
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux), 0 where unknown."""
+    """User + system CPU time of a process and its finished children so far (Linux; the
+    forking RQ worker runs each job in a child), 0 where unknown."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 
@@ -296,20 +299,34 @@ def stop(processes: list[subprocess.Popen]) -> None:
 # --- The baseline ----------------------------------------------------------------------
 
 
-def baseline(port: int, count: int, sample: dict, sink: SinkLog) -> tuple[float, float]:
-    """A plain smtplib loop over one connection: (start time, last accept time)."""
+def _similar(i: int, sample: dict) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = sample["subject"]
+    msg["From"] = "CareDeck <caredeck@localhost>"
+    msg["To"] = f"contact{i % 5}@baseline-{i // 5:05d}.example"
+    msg["Message-ID"] = make_msgid(domain="baseline.example")
+    msg.set_content(sample["body_text"])
+    msg.add_alternative(sample["body_html"], subtype="html")
+    return msg
+
+
+def baseline(
+    port: int, count: int, sample: dict, sink: SinkLog, *, prebuilt: bool = False
+) -> tuple[float, float]:
+    """A plain smtplib loop over one connection: (start time, last accept time). Each
+    message is built in the loop with the standard `email` package; with `prebuilt`, all
+    are built before the clock starts (the sink's own limit for one connection)."""
+    ready = None
+    if prebuilt:
+        ready = [_similar(i, sample).as_bytes(policy=email.policy.SMTP) for i in range(count)]
     started = time.time()
     before = sink.poll()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for i in range(count):
-            msg = EmailMessage()
-            msg["Subject"] = sample["subject"]
-            msg["From"] = "CareDeck <caredeck@localhost>"
-            msg["To"] = f"contact{i % 5}@baseline-{i // 5:05d}.example"
-            msg["Message-ID"] = make_msgid(domain="baseline.example")
-            msg.set_content(sample["body_text"])
-            msg.add_alternative(sample["body_html"], subtype="html")
-            smtp.send_message(msg)
+            if ready is not None:
+                smtp.sendmail("caredeck@localhost", [f"contact{i % 5}@b.example"], ready[i])
+            else:
+                smtp.send_message(_similar(i, sample))
     deadline = time.monotonic() + 30
     while sink.poll() < before + count and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -441,6 +458,8 @@ def main() -> int:
         size = len(sample["body_text"]) + len(sample["body_html"])
         base_start, base_last = baseline(sink_port, total, sample, sink)
         base_rate = total / (base_last - base_start)
+        raw_start, raw_last = baseline(sink_port, total, sample, sink, prebuilt=True)
+        raw_rate = total / (raw_last - raw_start)
         del mail_done
 
         ratio = caredeck_rate / base_rate
@@ -461,7 +480,8 @@ def main() -> int:
         print(f"  commit → last e-mail accepted: {within:.2f} s   (target ≤ 60 s: "
               f"{'met' if within <= 60 and len(first_seen) == total else 'MISSED'})")
         print(f"  per-message latency (accept − commit): p50 {percentile(latencies, 50):.2f} s, "
-              f"p95 {percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s")
+              f"p95 {percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s, "
+              f"mean {statistics.fmean(latencies):.2f} s")
         print(f"  commit → every outbox row sent (e-mail + in-app): {all_sent - committed:.2f} s; "
               f"statuses {dict(sorted(counts.items()))}")
         print(f"  CareDeck rate: {caredeck_rate:,.0f} e-mails/s; CPU used meanwhile: workers "
@@ -471,7 +491,8 @@ def main() -> int:
               f"{base_rate:,.0f} messages/s ({total} in {base_last - base_start:.2f} s)")
         print(f"  ratio CareDeck / baseline: {ratio:.2f}   (target ≥ 0.50: "
               f"{'met' if ratio >= 0.5 else 'MISSED'})")
-        print(f"  mean latency {statistics.fmean(latencies):.2f} s")
+        print(f"  for reference, the same loop with messages built before the clock "
+              f"started: {raw_rate:,.0f} messages/s (ratio {caredeck_rate / raw_rate:.2f})")
         return 0 if within <= 60 and ratio >= 0.5 and len(first_seen) == total else 1
     finally:
         stop(processes)

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from caredeck.accounts import api as accounts_api
 from caredeck.core.api_views import AuditList
 from caredeck.notify import api as notify_api
+from caredeck.topology import api as topology_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -24,5 +25,14 @@ urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("audit/", AuditList.as_view(), name="audit"),
     path("subscriptions/", notify_api.SubscriptionView.as_view(), name="subscription-list"),
+    path("topology/", topology_api.TopologyView.as_view(), name="topology"),
+    path("topology/catalog/", topology_api.CatalogView.as_view(), name="topology-catalog"),
+    path("deployments/", topology_api.DeploymentList.as_view(), name="deployment-list"),
+    path(
+        "deployments/<slug:org>/", topology_api.DeploymentDetail.as_view(),
+        name="deployment-detail",
+    ),
+    path("impact/", topology_api.ImpactView.as_view(), name="impact"),
+    path("availability/", topology_api.AvailabilityView.as_view(), name="availability"),
     *router.urls,
 ]

@@ -43,7 +43,10 @@ def _web_command(host: str, port: int) -> list[str]:
 
 def _worker_command() -> list[str]:
     if os.environ.get("REDIS_URL"):
-        return _python("manage", "rqworker", "default", "--job-class", "django_tasks_rq.Job")
+        return _python(
+            "manage", "rqworker", "default", "--job-class", "django_tasks_rq.Job",
+            "--worker-class", "caredeck.core.rqworker.Worker",
+        )
     return _python("manage", "db_worker", "--queue-name", "default")
 
 
@@ -150,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password")
     p = sub.add_parser("token", help="print a new API token for a user")
     p.add_argument("--email", required=True)
+    p = sub.add_parser("impact", help="what if a zone, region or PoP fails")
+    p.add_argument("--target", required=True, help="zone, region or PoP id, e.g. us-east")
+    p.add_argument("--failure", help="failure type id (default: from the element)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
     args = parser.parse_args(argv)
 
     if args.command == "createadmin":
@@ -160,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         _django()
         _manage("token", "--email", args.email)
+        return 0
+    if args.command == "impact":
+        _django()
+        extra = ["--failure", args.failure] if args.failure else []
+        _manage("impact", "--target", args.target, "--format", args.format, *extra)
         return 0
     handlers = {
         "run": cmd_run, "demo": cmd_demo, "web": cmd_web, "worker": cmd_worker,

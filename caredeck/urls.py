@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("caredeck.accounts.urls")),
     path("", include("caredeck.notify.urls")),
+    path("", include("caredeck.topology.urls")),
     path("", include("caredeck.web.urls")),
 ]

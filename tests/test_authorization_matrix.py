@@ -10,9 +10,13 @@ name like a router's `pk`, which means something different per route).
 The world: tenant A ("ZEBRA-A-SECRET Telecom", slug `zebra-a-secret`) with people, a
 designated contact, a pending invitation, a partner acting for it, an API token, an
 approved access request, an A-only product ("QUAGGA-PRODUCT"), a webhook endpoint with a
-failed delivery, an in-app notification, and the audit trail and outbox rows all of that
-wrote. Every name, e-mail and slug of A carries the marker
-`zebra-a-secret`, so any response that shows A's data shows the marker.
+failed delivery, an in-app notification, a deployment on the platform (B has one in the
+same region, so "what if" answers for B are computed beside A's), and the audit trail and
+outbox rows all of that wrote. The platform catalog (the reference topology and failure
+matrix loaded after migrate, plus a few elements seeded free of deployments so that an
+insider may really delete them) is the provider's, like its products. Every name, e-mail
+and slug of A carries the marker `zebra-a-secret`, so any response that shows A's data
+shows the marker.
 
 The outsiders: each role of customer tenant B, the user of a partner that acts for B but
 not for A, and a TAM who is TAM of B but not of A (a TAM serves only its own accounts;
@@ -29,7 +33,8 @@ DELETE; every GET also once with a query string naming A):
   removed first, so an error echoing the caller's own input is not a leak);
 - the database is unchanged: organizations, contracts, platforms, people, roles, tokens,
   partner links, access requests, products, outbox rows (and their status), webhooks,
-  in-app notifications, subscriptions and audit entries, apart from the acting
+  in-app notifications, subscriptions, the platform catalog (topology, functional areas,
+  failure matrix), tenants' deployments and audit entries, apart from the acting
   outsider's own user, tokens, inbox and subscriptions (one may always manage one's own
   account) and the webhooks of the outsider's own organization (which an outsider who
   administers it may manage);
@@ -92,10 +97,28 @@ from caredeck.notify.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from caredeck.topology.catalog import catalog_dump_yaml
+from caredeck.topology.deployments import deployment_set
+from caredeck.topology.models import (
+    Deployment,
+    FailureImpact,
+    FailureType,
+    FunctionalArea,
+    Geography,
+    Pop,
+    Region,
+    Zone,
+)
+from caredeck.topology.services import geography_create, pop_create, region_create
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+# Platform elements seeded free of deployments: an insider may really edit or delete them.
+SEEDED_GEOGRAPHY = "matrix-geo"  # holds nothing
+SEEDED_REGION = "matrix-region"  # in the US, with zones matrix-region-a, -b, -c
+SEEDED_POP = "matrix-pop"  # in the US, serving matrix-region
 
 # Every name, e-mail and slug of tenant A contains this (matched case-insensitively).
 MARKER = "zebra-a-secret"
@@ -133,13 +156,15 @@ PUBLIC: dict[str, frozenset[str]] = {
 
 TENANT = 4  # an object of tenant A: outsiders must get 404, exactly as if it did not exist
 PROVIDER_ONLY = 3  # the provider's own business (access requests): 403 or 404
-CATALOG = 2  # the provider's catalog (A-only product): 403/404 for non-staff outsiders
+# The provider's catalog (an A-only product; the platform topology and failure matrix):
+# 403/404 for non-staff outsiders; provider staff may read it.
+CATALOG = 2
 LINK = 1  # an e-mailed link (uid + token): public, nothing to expect but no leak
 
 OWNERSHIP_LABEL = {
     TENANT: "an object of tenant A",
     PROVIDER_ONLY: "a provider-only object",
-    CATALOG: "a product only tenant A has",
+    CATALOG: "the provider's catalog (a product only tenant A has, the platform model)",
     LINK: "an e-mailed link",
 }
 
@@ -166,6 +191,7 @@ class World:
     webhook_a: WebhookEndpoint
     message_a: OutboundMessage
     notification_a: InAppNotification
+    cell: FailureImpact  # a cell of the failure matrix
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -185,6 +211,14 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     "message_id": lambda w: Target(w.message_a.pk, TENANT),
     # An in-app notification of A's administrator: only its owner may read it.
     "notification_id": lambda w: Target(w.notification_a.pk, TENANT),
+    # The platform catalog. The seeded elements are used by no deployment, so an insider
+    # may really delete them; `area` and `failure` are of the reference catalog.
+    "geography": lambda w: Target(SEEDED_GEOGRAPHY, CATALOG),
+    "region": lambda w: Target(SEEDED_REGION, CATALOG),
+    "zone": lambda w: Target(f"{SEEDED_REGION}-a", CATALOG),
+    "pop": lambda w: Target(SEEDED_POP, CATALOG),
+    "area": lambda w: Target("call_routing", CATALOG),
+    "failure": lambda w: Target("region_failure", CATALOG),
     # Password-reset and invitation links of A's administrator, with a made-up token.
     "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
     "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
@@ -203,6 +237,14 @@ def history_targets(w: World) -> list[dict[str, Target]]:
         {"kind": Target("product", CATALOG), "object_id": Target(w.product_a.slug, CATALOG)},
         {"kind": Target("message", TENANT), "object_id": Target(w.message_a.pk, TENANT)},
         {"kind": Target("webhook", TENANT), "object_id": Target(w.webhook_a.pk, TENANT)},
+        *(
+            {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
+            for kind, value in (
+                ("geography", SEEDED_GEOGRAPHY), ("region", SEEDED_REGION),
+                ("zone", f"{SEEDED_REGION}-a"), ("pop", SEEDED_POP), ("area", "call_routing"),
+                ("failure_type", "region_failure"), ("impact_cell", w.cell.pk),
+            )
+        ),
     ]
 
 
@@ -231,7 +273,17 @@ ROUTE_PARAMS: dict[str, Callable[[World], list[dict[str, Target]]]] = {
 }
 
 # Query strings that name A's objects on routes that look objects up from the query.
-EXTRA_QUERIES: dict[str, Callable[[World], list[tuple[str, int]]]] = {
+EXTRA_QUERIES: dict[str, Callable[[World], list[tuple[str, int | None]]]] = {
+    # "What if" the region A and B run in fails, for everyone and narrowed to A: the page
+    # answers (for the caller's own tenants), so only leaks are checked.
+    "topology-impact": lambda w: [
+        (urlencode({"target": "us-east"}), None),
+        (urlencode({"target": "us-east", "organization": w.a.slug}), None),
+        (urlencode({"target": "pop-ashburn", "organization": w.a.slug, "page": 1}), None),
+    ],
+    "topology-deployment-list": lambda w: [
+        (urlencode({"region": "us-east", "q": "zebra"}), None),
+    ],
     "api:audit": lambda w: [
         (
             urlencode({"object": f"{t['kind'].value}:{t['object_id'].value}"}),
@@ -389,6 +441,52 @@ WRITES: dict[str, list[Write]] = {
     # The delivery dashboard: provider staff retry A's failed message.
     "delivery-retry": [Write("POST", lambda w: {"next": "/home/"}, "platform_admin")],
     "api:delivery-retry": [Write("POST", lambda w: {}, "platform_admin")],
+    # The platform model: only platform administrators change it.
+    "topology-geography-create": [Write("POST", lambda w: {
+        "slug": "outsider-geo", "name": "Outsider geography",
+    }, "platform_admin")],
+    "topology-region-create": [Write("POST", lambda w: {
+        "slug": "outsider-region", "name": "Outsider region", "geography": "us", "zones": 2,
+    }, "platform_admin")],
+    "topology-zone-create": [Write("POST", lambda w: {
+        "slug": "outsider-zone", "name": "Outsider zone", "region": "us-east",
+    }, "platform_admin")],
+    "topology-pop-create": [Write("POST", lambda w: {
+        "slug": "outsider-pop", "name": "Outsider PoP", "geography": "us",
+        "regions": ["us-east"],
+    }, "platform_admin")],
+    "topology-geography": [Write("POST", lambda w: {"name": "Hijacked"}, "platform_admin")],
+    "topology-region": [Write("POST", lambda w: {
+        "name": "Hijacked", "geography": "us",
+    }, "platform_admin")],
+    "topology-zone": [Write("POST", lambda w: {
+        "name": "Hijacked", "region": SEEDED_REGION,
+    }, "platform_admin")],
+    "topology-pop": [Write("POST", lambda w: {
+        "name": "Hijacked", "geography": "us", "regions": ["us-west"],
+    }, "platform_admin")],
+    "topology-geography-delete": [Write("POST", lambda w: {}, "platform_admin")],
+    "topology-region-delete": [Write("POST", lambda w: {}, "platform_admin")],
+    "topology-zone-delete": [Write("POST", lambda w: {}, "platform_admin")],
+    "topology-pop-delete": [Write("POST", lambda w: {}, "platform_admin")],
+    "topology-area": [Write("POST", lambda w: {
+        "name": "Hijacked routing", "scope": "distributed", "services": "SIP server",
+        "note": "", "components-TOTAL_FORMS": 1, "components-INITIAL_FORMS": 0,
+        "components-0-name": "SIP server", "components-0-availability": "99.9",
+    }, "platform_admin")],
+    "topology-matrix-cell": [Write("POST", lambda w: {
+        f"region_failure-call_routing-{name}": "Hijacked"
+        for name in ("operational", "agent", "customer")
+    }, "platform_admin")],
+    "topology-catalog": [Write("POST", lambda w: {
+        "action": "import",
+        "text": catalog_dump_yaml().replace("name: United States", "name: Hijacked States"),
+    }, "platform_admin")],
+    # A's deployment: an outsider would love to move it (and so change its impact).
+    "topology-deployment-edit": [Write("POST", lambda w: {
+        "primary_region": "eu-west-1", "secondary_region": "", "connectivity": "internet",
+        "pops": ["pop-london", "pop-frankfurt"], "areas": ["call_routing"],
+    }, "platform_admin")],
 }
 
 
@@ -654,12 +752,28 @@ def _seed_world() -> World:
         user=admin_a, event="incident.notice",
         title="ZEBRA-A-SECRET Telecom: calls fail in us-east", url="/home/",
     )
+
+    # The platform: A and B both run primarily in us-east, so an answer computed for B
+    # is computed beside A's; a few catalog elements nobody uses, to edit and delete.
+    for organization, connectivity in ((a, "private_line"), (b, "internet")):
+        deployment_set(
+            actor=root, organization=organization, primary_region="us-east",
+            secondary_region="us-west", pops=["pop-ashburn", "pop-san-jose"],
+            connectivity=connectivity, areas=["call_routing", "agent_login", "reporting"],
+        )
+    geography_create(actor=root, slug=SEEDED_GEOGRAPHY, name="Matrix geography")
+    region_create(actor=root, slug=SEEDED_REGION, name="Matrix region", geography="us")
+    pop_create(actor=root, slug=SEEDED_POP, name="Matrix PoP", geography="us",
+               regions=[SEEDED_REGION])
+    cell = FailureImpact.objects.get(
+        failure_type__slug="region_failure", area__slug="call_routing"
+    )
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
         request_pending=request_pending, request_approved=request_approved,
         webhook_a=webhook_a, message_a=message_a, notification_a=notification_a,
-        users=users, bearer=bearer,
+        cell=cell, users=users, bearer=bearer,
     )
 
 
@@ -728,6 +842,31 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         ),
         "subscriptions": rows(Subscription.objects.exclude(user_id=me), "user_id", "event",
                               "channels"),
+        "geographies": rows(Geography.objects, "slug", "name"),
+        "regions": rows(Region.objects, "slug", "name", "geography__slug"),
+        "zones": rows(Zone.objects, "slug", "name", "region__slug"),
+        "PoPs": rows(Pop.objects, "slug", "name", "geography__slug"),
+        "PoP links": rows(Pop.regions.through.objects, "pop__slug", "region__slug"),
+        "functional areas": rows(
+            FunctionalArea.objects, "slug", "name", "scope", "home_region__slug",
+            "standby_region__slug", "services", "components", "note", "position",
+        ),
+        "failure types": rows(FailureType.objects, "slug", "name", "element", "connectivity"),
+        "matrix cells": rows(
+            FailureImpact.objects, "failure_type__slug", "area__slug", "operational", "agent",
+            "customer", "data_lost", "delayed", "service_unavailable",
+        ),
+        "deployments": rows(
+            Deployment.objects, "organization__slug", "primary_region__slug",
+            "secondary_region__slug", "connectivity",
+        ),
+        "deployment PoPs": rows(
+            Deployment.pops.through.objects, "deployment__organization__slug", "pop__slug"
+        ),
+        "deployment areas": rows(
+            Deployment.areas.through.objects, "deployment__organization__slug",
+            "functionalarea__slug",
+        ),
     }
 
 
@@ -1030,6 +1169,7 @@ def test_the_tables_name_only_existing_routes():
 def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
+        "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -1122,6 +1262,14 @@ def test_insiders_see_the_markers(world):
         ("platform_admin", "/api/v1/deliveries/"): MARKER,
         ("platform_admin", f"/notifications/deliveries/{world.message_a.pk}/"): MARKER,
         ("platform_admin", f"/history/message/{world.message_a.pk}/"): MARKER,
+        ("a_customer_admin", f"/topology/deployments/{world.a.slug}/"): MARKER,
+        ("a_customer_admin", f"/topology/deployments/{world.a.slug}/availability/"): MARKER,
+        ("a_customer_admin", "/topology/impact/?target=us-east"): MARKER,
+        ("a_customer_admin", "/api/v1/deployments/"): MARKER,
+        ("platform_admin", "/topology/deployments/"): MARKER,
+        ("platform_admin", "/topology/impact/?target=us-east"): MARKER,
+        ("platform_admin", f"/topology/impact/?target=pop-ashburn&organization={world.a.slug}"):
+            MARKER,
     }
     missing = []
     for (key, url), marker in seen.items():

@@ -330,9 +330,15 @@ def user_invite(
     name: str,
     roles: list[str],
     password: str | None = None,
+    password_hash: str | None = None,
     timezone_name: str = "UTC",
 ) -> User:
-    """Create a user in `organization`; without a password, e-mail an invitation."""
+    """Create a user in `organization`; without a password, e-mail an invitation.
+
+    `password_hash` (an already hashed password, e.g. from an import or the demo data)
+    skips hashing here; Django re-hashes it at the first sign-in if its parameters are
+    weaker than the current ones.
+    """
     _require(actor, Capability.MANAGE_USERS, organization)
     email = (email or "").strip().lower()
     errors: dict[str, list[str]] = {}
@@ -361,6 +367,8 @@ def user_invite(
         except ValidationError as exc:
             raise ValidationError({"password": exc.messages}) from exc
         user.set_password(password)
+    elif password_hash:
+        user.password = password_hash
     else:
         user.set_unusable_password()
         user.invited_at = timezone.now()
@@ -369,12 +377,13 @@ def user_invite(
         user.save()
         _set_roles(user, roles)
         audit_record(
-            actor=actor, obj=user, action="invited" if not password else "created",
+            actor=actor, obj=user,
+            action="created" if (password or password_hash) else "invited",
             changes=changes_between(
                 {}, {**snapshot(user, ("email", "name", "organization")), "roles": roles}
             ),
         )
-        if not password:
+        if not (password or password_hash):
             _queue_invitation(actor, user)
     return user
 

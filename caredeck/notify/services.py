@@ -491,16 +491,26 @@ def _deliver_webhook(message: OutboundMessage) -> str | None:
     return error or f"HTTP {status_code}"
 
 
-def _deliver_in_app(message: OutboundMessage) -> None:
+def _deliver_in_app(messages: list[OutboundMessage]) -> None:
+    """The batch's inbox items and their 'sent' marks in one transaction (not one per
+    message: bench/README.md). An item already there (a re-delivery) is kept: the
+    message is unique per item."""
+    if not messages:
+        return
     with transaction.atomic():
-        InAppNotification.objects.get_or_create(
-            message=message,
-            defaults={
-                "user_id": message.user_id, "event": message.event, "title": message.subject,
-                "body": message.body_text.strip(), "url": message.url,
-            },
+        InAppNotification.objects.bulk_create(
+            [
+                InAppNotification(
+                    message=message, user_id=message.user_id, event=message.event,
+                    title=message.subject, body=message.body_text.strip(), url=message.url,
+                )
+                for message in messages
+            ],
+            ignore_conflicts=True,
         )
-        _mark_sent(message)
+        OutboundMessage.objects.filter(
+            pk__in=[m.pk for m in messages], status=MessageStatus.SENDING
+        ).update(status=MessageStatus.SENT, sent_at=timezone.now(), last_error="")
 
 
 class DeliveryFailed(Exception):
@@ -521,8 +531,7 @@ def messages_deliver(*, message_ids: list[int]) -> int:
             error = _deliver_webhook(message)
             if error:
                 errors.append(error)
-        elif message.channel == Channel.IN_APP:
-            _deliver_in_app(message)
+    _deliver_in_app([m for m in messages if m.channel == Channel.IN_APP])
     if errors:
         raise DeliveryFailed(f"{len(errors)} of {len(messages)} failed; first: {errors[0]}")
     return len(messages)

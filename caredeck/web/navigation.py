@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from caredeck.accounts.access import has_capability, is_provider_staff
-from caredeck.accounts.roles import Capability
+from caredeck.accounts.roles import Capability, OrganizationKind
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,20 @@ class NavItem:
     url_name: str
     capability: Capability | None = None
     staff_only: bool = False
+    # Shown to a customer's people (and partners working for a customer), not to staff,
+    # who reach the same pages from their own entry.
+    tenant_only: bool = False
     # URL prefixes under which this entry counts as the current section.
     section: str = ""
 
 
 NAVIGATION = [
     NavItem("Home", "home", section="/home"),
+    # A tenant's own deployment, designed availability and "what if".
+    NavItem("Platform", "platform", Capability.VIEW_TENANT, tenant_only=True,
+            section="/topology"),
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
+    NavItem("Topology", "topology", staff_only=True, section="/topology"),
     NavItem("Tenants", "organization-list", Capability.VIEW_TENANT, staff_only=True,
             section="/tenants"),
     NavItem("Deliveries", "delivery-list", Capability.VIEW_DELIVERIES, staff_only=True,
@@ -42,6 +49,8 @@ def navigation_for(request) -> list[dict]:
     items = []
     for item in NAVIGATION:
         if item.staff_only and not staff:
+            continue
+        if item.tenant_only and (staff or tenant.kind != OrganizationKind.CUSTOMER):
             continue
         if item.capability and not has_capability(user, item.capability, tenant):
             continue

@@ -1,0 +1,1 @@
+"""The reference catalog shipped with CareDeck (catalog.yaml), a package so it installs."""
