@@ -430,12 +430,10 @@ def main() -> int:
                 if p.poll() is not None:
                     sys.exit(f"{p.args} exited with {p.returncode}; logs in {workdir}")
             time.sleep(0.02)
-        mail_done = time.time()
         counts = outbox_counts()
         while counts.get("sent", 0) < 2 * total and time.monotonic() < deadline:
             time.sleep(0.1)
             counts = outbox_counts()
-        all_sent = time.time()
         cpu = {p.pid: cpu_seconds(p.pid) - cpu_before[p.pid] for p in [*processes, sink_process]}
         worker_cpu = sum(cpu[p.pid] for p in processes[: args.workers])
         sink_cpu = cpu[sink_process.pid]
@@ -450,8 +448,11 @@ def main() -> int:
         last = max(first_seen.values())
         caredeck_rate = len(first_seen) / (last - committed)
 
+        from django.db.models import Max
+
         from caredeck.notify.models import OutboundMessage
 
+        all_sent = OutboundMessage.objects.aggregate(last=Max("sent_at"))["last"].timestamp()
         sample = OutboundMessage.objects.filter(channel="email").values(
             "subject", "body_text", "body_html"
         ).first()
@@ -460,7 +461,6 @@ def main() -> int:
         base_rate = total / (base_last - base_start)
         raw_start, raw_last = baseline(sink_port, total, sample, sink, prebuilt=True)
         raw_rate = total / (raw_last - raw_start)
-        del mail_done
 
         ratio = caredeck_rate / base_rate
         within = last - committed

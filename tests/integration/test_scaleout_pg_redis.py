@@ -10,7 +10,10 @@ e-mail exactly once. Midway the active scheduler is killed; the standby takes ov
 the lease runs out, and the lease never has two holders.
 
 Runs in the PostgreSQL pass only (DATABASE_URL=postgres://…). Under CI=true a missing
-PostgreSQL URL or redis-server fails the test instead of skipping it.
+PostgreSQL URL or redis-server fails the test instead of skipping it. It takes about 40 s,
+30 of them waiting for the dead scheduler's lease to run out.
+
+At the end: unit tests of `outbox_batched()`, which the fan-out uses (both passes).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from caredeck.notify.services import message_id_header, notify_users, outbox_batched
+from tests.factories import UserFactory
 
 TENANTS, CONTACTS = 1000, 5
 EMAILS = TENANTS * CONTACTS
@@ -195,8 +201,6 @@ def _log(logs: Path, name: str) -> str:
 def test_two_workers_two_schedulers_send_5000_once(tmp_path, database_url, redis_url, smtp):
     import psycopg
 
-    from caredeck.notify.services import message_id_header
-
     sink, smtp_port = smtp
     templates = tmp_path / "templates" / "notify" / "email"
     templates.mkdir(parents=True)
@@ -317,3 +321,60 @@ def test_two_workers_two_schedulers_send_5000_once(tmp_path, database_url, redis
     assert elapsed < 180, f"took {elapsed:.0f} s"
     db.close()
     print(f"\nscale-out: {EMAILS} e-mails, 2 workers, 2 schedulers: {elapsed:.0f} s in all")
+
+
+# --- outbox_batched(), which the fan-out above uses: both passes, no processes ----------
+
+
+def _notice(users):
+    return notify_users(
+        event="access.requested", users=users, dedupe_base="batched:1",
+        template="access_requested", url="/access-requests/1/",
+        context={"access_request": {"name": "Peter", "email": "p@initech.test",
+                                    "company": "Initech", "get_kind_display": "Customer"},
+                 "link": "http://x/access-requests/1/"},
+    )
+
+
+@pytest.fixture
+def enqueued(settings, monkeypatch):
+    settings.OUTBOX_BATCH_SIZE = 4
+    batches: list[list[int]] = []
+    monkeypatch.setattr(
+        "caredeck.notify.tasks.deliver_messages", SimpleNamespace(enqueue=batches.append)
+    )
+    return batches
+
+
+def test_calls_inside_outbox_batched_are_enqueued_as_full_batches(
+    db, enqueued, django_capture_on_commit_callbacks
+):
+    people = [UserFactory() for _ in range(6)]
+    with django_capture_on_commit_callbacks(execute=True), outbox_batched():
+        # One call per tenant, two rows each (e-mail + in-app): nothing enqueued yet.
+        rows = [m.pk for person in people for m in _notice([person])]
+        with outbox_batched():  # nested: the outer block enqueues
+            rows += [m.pk for m in _notice([UserFactory()])]
+        assert enqueued == []
+    assert [len(batch) for batch in enqueued] == [4, 4, 4, 2]
+    assert sorted(pk for batch in enqueued for pk in batch) == sorted(rows)
+
+
+def test_without_outbox_batched_each_call_enqueues_its_own_batch(
+    db, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            _notice([UserFactory()])
+    assert [len(batch) for batch in enqueued] == [2, 2, 2]
+
+
+def test_an_outbox_batched_block_that_raises_enqueues_nothing(
+    db, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), outbox_batched():
+            _notice([UserFactory()])
+            raise RuntimeError("the service failed")
+        _notice([UserFactory()])  # after the block: enqueued on commit as usual
+    assert [len(batch) for batch in enqueued] == [2]
