@@ -112,14 +112,15 @@ def cmd_demo(args) -> int:
 
 def cmd_web(args) -> int:
     _django()
-    os.execv(sys.executable, _web_command(args.host, args.port))
+    # Replace this process, so signals reach gunicorn directly (fixed argument list).
+    os.execv(sys.executable, _web_command(args.host, args.port))  # noqa: S606
     return 0  # pragma: no cover - execv does not return
 
 
 def cmd_worker(args) -> int:
     _django()
     command = _worker_command()
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606 - fixed argument list, as for web
     return 0  # pragma: no cover
 
 

@@ -279,6 +279,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # ASCII-escaped JSON: an error that echoes input with lone surrogates (valid in a
+    # JSON request, not encodable as UTF-8) still renders instead of failing with a 500.
+    "UNICODE_JSON": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CareDeck API",

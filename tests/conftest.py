@@ -63,12 +63,16 @@ def partner(db, tenant_a):
 
 @pytest.fixture
 def platform_admin(provider):
-    return UserFactory(email="admin@provider.test", organization=provider, roles=[Role.PLATFORM_ADMIN])
+    return UserFactory(
+        email="admin@provider.test", organization=provider, roles=[Role.PLATFORM_ADMIN]
+    )
 
 
 @pytest.fixture
 def care_analyst(provider):
-    return UserFactory(email="analyst@provider.test", organization=provider, roles=[Role.CARE_ANALYST])
+    return UserFactory(
+        email="analyst@provider.test", organization=provider, roles=[Role.CARE_ANALYST]
+    )
 
 
 @pytest.fixture
@@ -83,17 +87,23 @@ def admin_a(tenant_a):
 
 @pytest.fixture
 def member_a(tenant_a):
-    return UserFactory(email="member@acme.test", organization=tenant_a, roles=[Role.CUSTOMER_MEMBER])
+    return UserFactory(
+        email="member@acme.test", organization=tenant_a, roles=[Role.CUSTOMER_MEMBER]
+    )
 
 
 @pytest.fixture
 def admin_b(tenant_b):
-    return UserFactory(email="admin@globex.test", organization=tenant_b, roles=[Role.CUSTOMER_ADMIN])
+    return UserFactory(
+        email="admin@globex.test", organization=tenant_b, roles=[Role.CUSTOMER_ADMIN]
+    )
 
 
 @pytest.fixture
 def member_b(tenant_b):
-    return UserFactory(email="member@globex.test", organization=tenant_b, roles=[Role.CUSTOMER_MEMBER])
+    return UserFactory(
+        email="member@globex.test", organization=tenant_b, roles=[Role.CUSTOMER_MEMBER]
+    )
 
 
 @pytest.fixture

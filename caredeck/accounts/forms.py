@@ -33,7 +33,9 @@ class SignInForm(AuthenticationForm):
 
 
 class EmailForm(forms.Form):
-    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
 
 
 class ProductForm(forms.ModelForm):
@@ -61,7 +63,8 @@ class OrganizationForm(forms.ModelForm):
         choices=[(OrganizationKind.CUSTOMER, "Customer"), (OrganizationKind.PARTNER, "Partner")]
     )
     platforms = forms.ModelMultipleChoiceField(
-        queryset=Product.objects.filter(is_active=True), required=False,
+        queryset=Product.objects.filter(is_active=True),
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -179,7 +182,8 @@ class AccessRequestForm(forms.ModelForm):
 
 class ApproveAccessForm(forms.Form):
     organization = forms.ModelChoiceField(
-        queryset=Organization.objects.none(), required=False,
+        queryset=Organization.objects.none(),
+        required=False,
         help_text="An existing organization the person belongs to…",
     )
     new_organization_name = forms.CharField(
@@ -188,15 +192,14 @@ class ApproveAccessForm(forms.Form):
 
     def __init__(self, *args, access_request: AccessRequest, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = Organization.objects.filter(
-            kind=access_request.kind
-        )
+        self.fields["organization"].queryset = Organization.objects.filter(kind=access_request.kind)
         self.fields["new_organization_name"].initial = access_request.company
 
 
 class DeclineAccessForm(forms.Form):
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
         help_text="Sent to the requester with the decision.",
     )
 

@@ -104,7 +104,9 @@ def product_create(*, actor, **fields: Any) -> Product:
     with transaction.atomic():
         product.save()
         audit_record(
-            actor=actor, obj=product, action="created",
+            actor=actor,
+            obj=product,
+            action="created",
             changes=changes_between({}, snapshot(product, PRODUCT_FIELDS)),
         )
     return product
@@ -138,7 +140,9 @@ def _validate_tam(tam: User | None) -> None:
 def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
     unknown = set(terms) - set(CONTRACT_FIELDS)
     if unknown:
-        raise ValidationError({"contract": [f"Unknown contract terms: {', '.join(sorted(unknown))}."]})
+        raise ValidationError(
+            {"contract": [f"Unknown contract terms: {', '.join(sorted(unknown))}."]}
+        )
     for name, value in terms.items():
         if name in ("case_response_minutes", "case_resolution_minutes") and isinstance(value, dict):
             # Targets given for some criticalities keep the others: every case needs one.
@@ -150,7 +154,11 @@ def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
             raise ValidationError({name: ["Give minutes per criticality 1, 2, 3 and 4."]})
         cleaned = {}
         for key, minutes in value.items():
-            if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 525600:
+            if (
+                isinstance(minutes, bool)
+                or not isinstance(minutes, int)
+                or not 1 <= minutes <= 525600
+            ):
                 raise ValidationError({name: [f"Criticality {key}: minutes must be 1 to 525600."]})
             cleaned[str(key)] = minutes
         setattr(contract, name, cleaned)
@@ -227,9 +235,10 @@ def organization_update(
         after["platforms"] = sorted(organization.platforms.values_list("slug", flat=True))
         changes = changes_between(before, after)
         changes.update(
-            {f"contract.{k}": v for k, v in changes_between(
-                before_terms, snapshot(terms, CONTRACT_FIELDS)
-            ).items()}
+            {
+                f"contract.{k}": v
+                for k, v in changes_between(before_terms, snapshot(terms, CONTRACT_FIELDS)).items()
+            }
         )
         if changes:
             audit_record(actor=actor, obj=organization, action="updated", changes=changes)
@@ -260,7 +269,9 @@ def partner_link_set(
         link.save()
         if created or before != rights:
             audit_record(
-                actor=actor, obj=customer, action="partner_linked",
+                actor=actor,
+                obj=customer,
+                action="partner_linked",
                 changes={f"partner:{partner.slug}": [before or None, rights]},
             )
     return link
@@ -270,7 +281,9 @@ def partner_link_remove(*, actor, link: PartnerLink) -> None:
     _require(actor, Capability.MANAGE_PARTNER_LINKS)
     with transaction.atomic():
         audit_record(
-            actor=actor, obj=link.customer, action="partner_unlinked",
+            actor=actor,
+            obj=link.customer,
+            action="partner_unlinked",
             changes={f"partner:{link.partner.slug}": [link.rights, None]},
         )
         link.delete()
@@ -285,7 +298,11 @@ def _validate_roles(organization: Organization, roles: list[str]) -> list[str]:
     if bad:
         names = ", ".join(sorted(r.value for r in allowed))
         raise ValidationError(
-            {"roles": [f"Not a role for a {organization.kind} user: {', '.join(bad)}. Use: {names}."]}
+            {
+                "roles": [
+                    f"Not a role for a {organization.kind} user: {', '.join(bad)}. Use: {names}."
+                ]
+            }
         )
     return sorted(set(roles))
 
@@ -377,7 +394,8 @@ def user_invite(
         user.save()
         _set_roles(user, roles)
         audit_record(
-            actor=actor, obj=user,
+            actor=actor,
+            obj=user,
             action="created" if (password or password_hash) else "invited",
             changes=changes_between(
                 {}, {**snapshot(user, ("email", "name", "organization")), "roles": roles}
@@ -416,9 +434,7 @@ def user_invitation_resend(*, actor, user: User) -> User:
     return user
 
 
-def user_update(
-    *, actor, user: User, roles: list[str] | None = None, **fields: Any
-) -> User:
+def user_update(*, actor, user: User, roles: list[str] | None = None, **fields: Any) -> User:
     """Change a user's name, time zone, active flag or roles."""
     if actor.pk == user.pk and set(fields) <= {"name", "timezone"} and roles is None:
         pass  # everyone may edit their own name and time zone
@@ -431,8 +447,10 @@ def user_update(
     if roles is not None:
         new_roles = _validate_roles(user.organization, roles)
         _require_role_change(actor, user.organization, set(user.roles), set(new_roles))
-        if actor.pk == user.pk and Role.PLATFORM_ADMIN in before["roles"] and (
-            Role.PLATFORM_ADMIN not in new_roles
+        if (
+            actor.pk == user.pk
+            and Role.PLATFORM_ADMIN in before["roles"]
+            and (Role.PLATFORM_ADMIN not in new_roles)
         ):
             raise ValidationError({"roles": ["You cannot remove your own administrator role."]})
     for name, value in fields.items():
@@ -473,7 +491,10 @@ def password_reset_request(*, email: str) -> None:
             template="password_reset",
             event="user.password_reset",
             organization=user.organization,
-            context={"user": user, "link": invitation_link(user, path_name="password-reset-confirm")},
+            context={
+                "user": user,
+                "link": invitation_link(user, path_name="password-reset-confirm"),
+            },
         )
         audit_record(actor=user, obj=user, action="password_reset_requested")
 
@@ -500,11 +521,15 @@ def platform_admin_ensure(*, email: str, name: str = "", password: str | None = 
         created = user is None
         if created:
             user = User.objects.create_user(
-                email=email, name=name or email.split("@")[0], organization=provider,
+                email=email,
+                name=name or email.split("@")[0],
+                organization=provider,
                 password=password,
             )
         elif user.organization_id != provider.pk:
-            raise ValidationError({"email": ["This e-mail belongs to a user of another organization."]})
+            raise ValidationError(
+                {"email": ["This e-mail belongs to a user of another organization."]}
+            )
         elif password:
             user.set_password(password)
             user.save(update_fields=["password"])
@@ -528,7 +553,9 @@ def token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
         token = ApiToken.objects.create(
             user=actor, name=name, hint=raw[:10], digest=ApiToken.digest_of(raw)
         )
-        audit_record(actor=actor, obj=actor, action="token_created", changes={"token": [None, name]})
+        audit_record(
+            actor=actor, obj=actor, action="token_created", changes={"token": [None, name]}
+        )
     return token, raw
 
 
@@ -553,8 +580,11 @@ def access_request_submit(
     *, name: str, email: str, company: str, kind: str, message: str = ""
 ) -> AccessRequest:
     request = AccessRequest(
-        name=(name or "").strip(), email=(email or "").strip().lower(),
-        company=(company or "").strip(), kind=kind, message=message or "",
+        name=(name or "").strip(),
+        email=(email or "").strip().lower(),
+        company=(company or "").strip(),
+        kind=kind,
+        message=message or "",
     )
     _full_clean(request)
     with transaction.atomic():
@@ -563,7 +593,8 @@ def access_request_submit(
         from django.conf import settings
 
         admins = User.objects.filter(
-            is_active=True, role_grants__role=Role.PLATFORM_ADMIN,
+            is_active=True,
+            role_grants__role=Role.PLATFORM_ADMIN,
             organization__kind=OrganizationKind.PROVIDER,
         ).distinct()
         notify_users(
@@ -593,12 +624,14 @@ def access_request_approve(
     if access_request.status != AccessRequestStatus.PENDING:
         raise Conflict(f"This request was already {access_request.get_status_display().lower()}.")
     if organization is None and not new_organization_name.strip():
-        raise ValidationError(
-            {"organization": ["Choose an organization or name a new one."]}
-        )
+        raise ValidationError({"organization": ["Choose an organization or name a new one."]})
     if organization is not None and organization.kind != access_request.kind:
         raise ValidationError(
-            {"organization": [f"The requester is a {access_request.kind}; choose a {access_request.kind}."]}
+            {
+                "organization": [
+                    f"The requester is a {access_request.kind}; choose a {access_request.kind}."
+                ]
+            }
         )
     default_roles = (
         [Role.CUSTOMER_MEMBER.value]
@@ -619,8 +652,11 @@ def access_request_approve(
                 actor=actor, name=new_organization_name.strip(), kind=access_request.kind, slug=slug
             )
         user = user_invite(
-            actor=actor, organization=organization, email=access_request.email,
-            name=access_request.name, roles=roles or default_roles,
+            actor=actor,
+            organization=organization,
+            email=access_request.email,
+            name=access_request.name,
+            roles=roles or default_roles,
         )
         locked.status = AccessRequestStatus.APPROVED
         locked.decided_at = timezone.now()
@@ -629,13 +665,17 @@ def access_request_approve(
         locked.user = user
         locked.save()
         audit_record(
-            actor=actor, obj=locked, action="approved",
+            actor=actor,
+            obj=locked,
+            action="approved",
             changes={"status": ["pending", "approved"], "organization": [None, organization.slug]},
         )
     return locked
 
 
-def access_request_decline(*, actor, access_request: AccessRequest, note: str = "") -> AccessRequest:
+def access_request_decline(
+    *, actor, access_request: AccessRequest, note: str = ""
+) -> AccessRequest:
     _require(actor, Capability.MANAGE_ACCESS_REQUESTS)
     with transaction.atomic():
         locked = AccessRequest.objects.select_for_update().get(pk=access_request.pk)

@@ -31,7 +31,9 @@ class AuditList(generics.ListAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "object", OpenApiTypes.STR, required=True,
+                "object",
+                OpenApiTypes.STR,
+                required=True,
                 description=f"<kind>:<id>, kind one of {', '.join(sorted(AUDITED))}",
             )
         ]
@@ -43,9 +45,13 @@ class AuditList(generics.ListAPIView):
         target = self.request.query_params.get("object", "")
         kind, sep, object_id = target.partition(":")
         if not sep or not object_id or "\x00" in target:
-            raise ValidationError({"object": ["Name the object as <kind>:<id>, e.g. organization:acme."]})
+            raise ValidationError(
+                {"object": ["Name the object as <kind>:<id>, e.g. organization:acme."]}
+            )
         if kind not in AUDITED:
-            raise ValidationError({"object": [f"Unknown kind. Use one of: {', '.join(sorted(AUDITED))}."]})
+            raise ValidationError(
+                {"object": [f"Unknown kind. Use one of: {', '.join(sorted(AUDITED))}."]}
+            )
         obj = audited_object_for(self.request.user, kind, object_id[:64])
         if obj is None or not has_capability(
             self.request.user, Capability.VIEW_AUDIT, AUDITED[kind].owner_of(obj)

@@ -97,7 +97,7 @@ def _enqueue_on_commit(message_ids: list[int]) -> None:
         from caredeck.notify.tasks import deliver_messages
 
         for start in range(0, len(message_ids), batch):
-            deliver_messages.enqueue(message_ids[start:start + batch])
+            deliver_messages.enqueue(message_ids[start : start + batch])
 
     transaction.on_commit(enqueue)
 
@@ -113,7 +113,8 @@ def _storable(attachments: list[dict]) -> list[dict]:
                 attachment = {**attachment, "content": content.decode()}
             except UnicodeDecodeError:
                 attachment = {
-                    **attachment, "content": base64.b64encode(content).decode(),
+                    **attachment,
+                    "content": base64.b64encode(content).decode(),
                     "encoding": "base64",
                 }
         stored.append(attachment)
@@ -192,7 +193,9 @@ def email_queue(
 def effective_channels(user, event: str) -> list[str]:
     kind = event_type(event)
     chosen = (
-        Subscription.objects.filter(user=user, event=event).values_list("channels", flat=True).first()
+        Subscription.objects.filter(user=user, event=event)
+        .values_list("channels", flat=True)
+        .first()
     )
     if chosen is None:
         return list(kind.default_channels)
@@ -300,7 +303,8 @@ def _claim(message_ids: list[int]) -> list[OutboundMessage]:
             .values_list("pk", flat=True)
         )
         OutboundMessage.objects.filter(pk__in=claimed, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.SENDING, attempts=F("attempts") + 1,
+            status=MessageStatus.SENDING,
+            attempts=F("attempts") + 1,
             next_attempt_at=now + lease,
         )
     return list(
@@ -341,12 +345,16 @@ def _alert_dead(message: OutboundMessage, error: str) -> None:
     from caredeck.accounts.roles import OrganizationKind, Role
 
     admins = User.objects.filter(
-        is_active=True, role_grants__role=Role.PLATFORM_ADMIN,
+        is_active=True,
+        role_grants__role=Role.PLATFORM_ADMIN,
         organization__kind=OrganizationKind.PROVIDER,
     ).distinct()
     notify_users(
-        event="outbox.dead", users=admins, dedupe_base=f"outbox-dead:{message.pk}",
-        template="outbox_dead", context={"message": message, "error": error},
+        event="outbox.dead",
+        users=admins,
+        dedupe_base=f"outbox-dead:{message.pk}",
+        template="outbox_dead",
+        context={"message": message, "error": error},
         url=reverse("delivery-list"),
     )
 
@@ -363,8 +371,11 @@ def _email_for(message: OutboundMessage, connection) -> EmailMultiAlternatives:
     if not message.mandatory and message.event not in TRANSACTIONAL_EVENTS:
         headers["List-Unsubscribe"] = f"<{settings.BASE_URL}/notifications/settings/>"
     email = EmailMultiAlternatives(
-        subject=message.subject, body=message.body_text, to=[message.recipient],
-        headers=headers, connection=connection,
+        subject=message.subject,
+        body=message.body_text,
+        to=[message.recipient],
+        headers=headers,
+        connection=connection,
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
@@ -420,8 +431,11 @@ def webhook_body(message: OutboundMessage) -> bytes:
         }
         if link:
             body["potentialAction"] = [
-                {"@type": "OpenUri", "name": "Open in CareDeck",
-                 "targets": [{"os": "default", "uri": link}]}
+                {
+                    "@type": "OpenUri",
+                    "name": "Open in CareDeck",
+                    "targets": [{"os": "default", "uri": link}],
+                }
             ]
     else:
         body = {
@@ -443,7 +457,9 @@ def sign_webhook(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
-def verify_webhook_signature(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bool:
+def verify_webhook_signature(
+    secret: str, header: str, body: bytes, *, tolerance: int = 300
+) -> bool:
     """What a receiver does: check the HMAC and refuse old (replayed) timestamps."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))
@@ -461,7 +477,9 @@ def _deliver_webhook(message: OutboundMessage) -> str | None:
     body = webhook_body(message)
     # Endpoint URLs are validated as http(s) when saved (webhook_create/_update).
     request = urllib.request.Request(  # noqa: S310
-        endpoint.url, data=body, method="POST",
+        endpoint.url,
+        data=body,
+        method="POST",
         headers={
             "Content-Type": "application/json",
             "User-Agent": "CareDeck-Webhooks/1",
@@ -481,8 +499,11 @@ def _deliver_webhook(message: OutboundMessage) -> str | None:
     except Exception as exc:  # connection refused, timeout, TLS, DNS
         error = f"{type(exc).__name__}: {exc}"
     WebhookDelivery.objects.create(
-        endpoint=endpoint, message=message, status_code=status_code,
-        duration_ms=int((time.monotonic() - started) * 1000), error=error[:2000],
+        endpoint=endpoint,
+        message=message,
+        status_code=status_code,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error=error[:2000],
     )
     if status_code is not None and 200 <= status_code < 300:
         _mark_sent(message)
@@ -501,8 +522,12 @@ def _deliver_in_app(messages: list[OutboundMessage]) -> None:
         InAppNotification.objects.bulk_create(
             [
                 InAppNotification(
-                    message=message, user_id=message.user_id, event=message.event,
-                    title=message.subject, body=message.body_text.strip(), url=message.url,
+                    message=message,
+                    user_id=message.user_id,
+                    event=message.event,
+                    title=message.subject,
+                    body=message.body_text.strip(),
+                    url=message.url,
                 )
                 for message in messages
             ],
@@ -564,7 +589,7 @@ def outbox_enqueue_due() -> int:
 
     batch = getattr(settings, "OUTBOX_BATCH_SIZE", 50)
     for start in range(0, len(requeued), batch):
-        deliver_messages.enqueue(requeued[start:start + batch])
+        deliver_messages.enqueue(requeued[start : start + batch])
     return len(requeued)
 
 
@@ -593,9 +618,7 @@ def subscription_set(*, actor, event: str, channels: list[str]):
         raise ValidationError({"event": ["Unknown event type."]})
     bad = [c for c in channels if c not in kind.channels]
     if bad:
-        raise ValidationError(
-            {"channels": [f"Choose among: {', '.join(kind.channels)}."]}
-        )
+        raise ValidationError({"channels": [f"Choose among: {', '.join(kind.channels)}."]})
     if kind.mandatory and not channels:
         raise ValidationError(
             {"channels": [f"{kind.label} cannot be switched off; choose where they go."]}
@@ -604,12 +627,15 @@ def subscription_set(*, actor, event: str, channels: list[str]):
     with transaction.atomic():
         before = effective_channels(actor, event)
         Subscription.objects.update_or_create(
-            user=actor, event=event,
+            user=actor,
+            event=event,
             defaults={"channels": channels, "updated_at": timezone.now()},
         )
         if before != channels:
             audit_record(
-                actor=actor, obj=actor, action="subscription_changed",
+                actor=actor,
+                obj=actor,
+                action="subscription_changed",
                 changes={event: [before, channels]},
             )
     return channels
@@ -637,7 +663,9 @@ def message_retry_now(*, actor, message: OutboundMessage) -> OutboundMessage:
             message.refresh_from_db()
             raise Conflict(f"This message is {message.get_status_display().lower()}, not failed.")
         audit_record(
-            actor=actor, obj=message, action="retry_requested",
+            actor=actor,
+            obj=message,
+            action="retry_requested",
             changes={"status": [message.status, MessageStatus.QUEUED.value]},
         )
         _enqueue_on_commit([message.pk])
@@ -753,7 +781,9 @@ def webhook_create(
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(organization=organization, **cleaned)
         audit_record(
-            actor=actor, obj=endpoint, action="created",
+            actor=actor,
+            obj=endpoint,
+            action="created",
             changes=_audit_changes(
                 {key: [None, value] for key, value in _webhook_snapshot(endpoint).items()}
             ),
@@ -778,7 +808,9 @@ def webhook_update(
     before = _webhook_snapshot(endpoint)
     merged = {**before, **fields}
     cleaned = _webhook_clean(
-        name=merged["name"], url=merged["url"], format=merged["format"],
+        name=merged["name"],
+        url=merged["url"],
+        format=merged["format"],
         events=merged["events"] if merged["events"] is not None else [],
         organization=endpoint.organization,
     )
@@ -806,7 +838,9 @@ def webhook_delete(*, actor, endpoint: WebhookEndpoint) -> None:
     _webhook_require(actor, endpoint.organization)
     with transaction.atomic():
         audit_record(
-            actor=actor, obj=endpoint, action="deleted",
+            actor=actor,
+            obj=endpoint,
+            action="deleted",
             changes=_audit_changes(
                 {key: [value, None] for key, value in _webhook_snapshot(endpoint).items()}
             ),
@@ -839,7 +873,9 @@ def webhook_test(*, actor, endpoint: WebhookEndpoint) -> OutboundMessage:
             data={"test": True, "endpoint": endpoint.pk},
         )
         audit_record(
-            actor=actor, obj=endpoint, action="test_sent",
+            actor=actor,
+            obj=endpoint,
+            action="test_sent",
             changes={"message": [None, message.pk]},
         )
     return message

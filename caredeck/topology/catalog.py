@@ -428,12 +428,33 @@ class _Checker:
         return value
 
 
+def _paths_with_nul(value: Any, path: PathT = ()) -> list[PathT]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    found: list[PathT] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                found.append(path)
+            found += _paths_with_nul(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths_with_nul(item, (*path, index))
+    return found
+
+
 def _validate(
     data: Any, lines: dict[PathT, int], problems: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The normalized catalog (the layout of catalog_export), or CatalogError."""
     check = _Checker(lines)
     check.errors.extend(problems or [])
+    nul_paths = _paths_with_nul(data)
+    if nul_paths:
+        # Neither database stores NUL in text (PostgreSQL refuses it outright).
+        for path in nul_paths:
+            check.error(path, "Text may not contain NUL (\\0) characters.")
+        raise CatalogError(check.errors)
     if not isinstance(data, dict):
         check.error((), "The catalog must be a mapping of sections: " + ", ".join(SECTIONS) + ".")
         raise CatalogError(check.errors)

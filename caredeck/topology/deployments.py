@@ -125,7 +125,9 @@ def deployment_set(
 
     with transaction.atomic():
         existing = (
-            Deployment.objects.select_for_update()
+            # Lock only the deployment row: PostgreSQL refuses FOR UPDATE on the nullable
+            # side of the outer join that select_related makes for the secondary region.
+            Deployment.objects.select_for_update(of=("self",))
             .select_related("primary_region", "secondary_region")
             .filter(organization=organization)
             .first()

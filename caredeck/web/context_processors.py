@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from caredeck.web.navigation import navigation_for
 
-
 SELECT_LIMIT = 200
 
 

@@ -55,8 +55,12 @@ def _user(actor, organization, email, name, roles) -> User:
     if existing:
         return existing
     return services.user_invite(
-        actor=actor, organization=organization, email=email, name=name,
-        roles=[r.value for r in roles], password_hash=_demo_password_hash(),
+        actor=actor,
+        organization=organization,
+        email=email,
+        name=name,
+        roles=[r.value for r in roles],
+        password_hash=_demo_password_hash(),
     )
 
 
@@ -86,7 +90,10 @@ def load_demo() -> list[Login]:
     for slug, name, description, threshold in PRODUCTS:
         if not Product.objects.filter(slug=slug).exists():
             services.product_create(
-                actor=admin, slug=slug, name=name, description=description,
+                actor=admin,
+                slug=slug,
+                name=name,
+                description=description,
                 vote_threshold=threshold,
             )
 
@@ -95,40 +102,88 @@ def load_demo() -> list[Login]:
         if found:
             return found
         return services.organization_create(
-            actor=admin, name=name, slug=slug, kind="customer",
+            actor=admin,
+            name=name,
+            slug=slug,
+            kind="customer",
             platforms=list(Product.objects.filter(slug__in=platforms)),
-            tam=tam if slug in {"acme", "globex"} else None, contract=contract,
+            tam=tam if slug in {"acme", "globex"} else None,
+            contract=contract,
         )
 
     named = [customer(*spec) for spec in CUSTOMERS]
     for slug, org in zip(["acme", "globex", "initech"], named, strict=True):
-        _user(admin, org, f"admin@{slug}.example", f"{org.name.split()[0]} Admin",
-              [Role.CUSTOMER_ADMIN, Role.DESIGNATED_CONTACT])
-        _user(admin, org, f"contact@{slug}.example", f"{org.name.split()[0]} Contact",
-              [Role.DESIGNATED_CONTACT])
-        _user(admin, org, f"member@{slug}.example", f"{org.name.split()[0]} Member",
-              [Role.CUSTOMER_MEMBER])
+        _user(
+            admin,
+            org,
+            f"admin@{slug}.example",
+            f"{org.name.split()[0]} Admin",
+            [Role.CUSTOMER_ADMIN, Role.DESIGNATED_CONTACT],
+        )
+        _user(
+            admin,
+            org,
+            f"contact@{slug}.example",
+            f"{org.name.split()[0]} Contact",
+            [Role.DESIGNATED_CONTACT],
+        )
+        _user(
+            admin,
+            org,
+            f"member@{slug}.example",
+            f"{org.name.split()[0]} Member",
+            [Role.CUSTOMER_MEMBER],
+        )
 
     rng = random.Random(42)
-    words = ["Nordic", "Pacific", "Atlas", "Summit", "Harbor", "Cedar", "Orbit", "Vertex",
-             "Lumen", "Kestrel", "Meridian", "Juniper", "Aurora", "Granite", "Solace"]
+    words = [
+        "Nordic",
+        "Pacific",
+        "Atlas",
+        "Summit",
+        "Harbor",
+        "Cedar",
+        "Orbit",
+        "Vertex",
+        "Lumen",
+        "Kestrel",
+        "Meridian",
+        "Juniper",
+        "Aurora",
+        "Granite",
+        "Solace",
+    ]
     sectors = ["Airlines", "Health", "Retail", "Energy", "Telecom", "Logistics", "Bank"]
     for n in range(GENERATED_CUSTOMERS):
         name = f"{rng.choice(words)} {rng.choice(sectors)} {n + 1:02d}"
         org = customer(
-            f"tenant-{n + 1:02d}", name, rng.sample([p[0] for p in PRODUCTS], k=rng.randint(1, 2)),
+            f"tenant-{n + 1:02d}",
+            name,
+            rng.sample([p[0] for p in PRODUCTS], k=rng.randint(1, 2)),
             {},
         )
-        _user(admin, org, f"admin@tenant-{n + 1:02d}.example", f"Admin of {name}",
-              [Role.CUSTOMER_ADMIN, Role.DESIGNATED_CONTACT])
+        _user(
+            admin,
+            org,
+            f"admin@tenant-{n + 1:02d}.example",
+            f"Admin of {name}",
+            [Role.CUSTOMER_ADMIN, Role.DESIGNATED_CONTACT],
+        )
 
-    partner = Organization.objects.filter(slug="bluebridge").first() or services.organization_create(
-        actor=admin, name="BlueBridge Integrators", slug="bluebridge", kind="partner",
+    partner = Organization.objects.filter(
+        slug="bluebridge"
+    ).first() or services.organization_create(
+        actor=admin,
+        name="BlueBridge Integrators",
+        slug="bluebridge",
+        kind="partner",
         platforms=list(Product.objects.filter(slug="cloud-cx")),
     )
     _user(admin, partner, "partner@bluebridge.example", "Bo Partner", [Role.PARTNER_USER])
     services.partner_link_set(
-        actor=admin, partner=partner, customer=named[0],
+        actor=admin,
+        partner=partner,
+        customer=named[0],
         rights=["view_tenant", "view_audit", "manage_users", "manage_designated_contacts"],
     )
     services.partner_link_set(
@@ -139,8 +194,11 @@ def load_demo() -> list[Login]:
 
     if not AccessRequest.objects.exists():
         services.access_request_submit(
-            name="Dana Prospect", email="dana@umbrella.example", company="Umbrella Retail",
-            kind="customer", message="We sign the SOW next week and want to see CareDeck.",
+            name="Dana Prospect",
+            email="dana@umbrella.example",
+            company="Umbrella Retail",
+            kind="customer",
+            message="We sign the SOW next week and want to see CareDeck.",
         )
 
     return [
@@ -159,8 +217,16 @@ def load_demo() -> list[Login]:
 FLEET_CUSTOMERS = 300
 # How the demo spreads tenants over the reference regions (others get weight 3).
 REGION_WEIGHTS = {
-    "us-east": 30, "us-west": 20, "ca-central": 6, "eu-west-1": 12, "eu-west-2": 8,
-    "eu-east": 6, "apac-singapore": 7, "apac-sydney": 6, "india": 3, "japan": 2,
+    "us-east": 30,
+    "us-west": 20,
+    "ca-central": 6,
+    "eu-west-1": 12,
+    "eu-west-2": 8,
+    "eu-east": 6,
+    "apac-singapore": 7,
+    "apac-sydney": 6,
+    "india": 3,
+    "japan": 2,
 }
 ALWAYS_USED = ("call_routing", "agent_login")
 
@@ -190,19 +256,22 @@ def _deployment_plans(rng: random.Random, count: int) -> list[dict] | None:
         # spares it unless it runs there.
         voice_only = rng.random() < 0.2
         used = [
-            slug for slug, scope in areas
+            slug
+            for slug, scope in areas
             if slug in ALWAYS_USED
             or (not (voice_only and scope == AreaScope.CENTRALIZED) and rng.random() < 0.6)
         ]
-        plans.append({
-            "primary_region": primary.slug,
-            "secondary_region": rng.choice(neighbours).slug if neighbours else None,
-            "pops": sorted(p.slug for p in rng.sample(reaching, 2)),
-            "connectivity": rng.choices(
-                [Connectivity.PRIVATE_LINE, Connectivity.INTERNET], [55, 45]
-            )[0].value,
-            "areas": used,
-        })
+        plans.append(
+            {
+                "primary_region": primary.slug,
+                "secondary_region": rng.choice(neighbours).slug if neighbours else None,
+                "pops": sorted(p.slug for p in rng.sample(reaching, 2)),
+                "connectivity": rng.choices(
+                    [Connectivity.PRIVATE_LINE, Connectivity.INTERNET], [55, 45]
+                )[0].value,
+                "areas": used,
+            }
+        )
     return plans
 
 
@@ -228,26 +297,59 @@ def _demo_deployments(admin) -> None:
             continue
         if organization.slug == "acme":
             # The tenant people sign in as first: US East, everything, by private line.
-            plan = {**plan, "primary_region": "us-east", "secondary_region": "us-west",
-                    "pops": ["pop-ashburn", "pop-san-jose"], "connectivity": "private_line",
-                    "areas": list(FunctionalArea.objects.values_list("slug", flat=True))}
+            plan = {
+                **plan,
+                "primary_region": "us-east",
+                "secondary_region": "us-west",
+                "pops": ["pop-ashburn", "pop-san-jose"],
+                "connectivity": "private_line",
+                "areas": list(FunctionalArea.objects.values_list("slug", flat=True)),
+            }
         deployment_set(actor=admin, organization=organization, **plan)
 
-    fleet_plans = plans[cloud.count():]
+    fleet_plans = plans[cloud.count() :]
     slugs = [f"fleet-{n + 1:03d}" for n in range(FLEET_CUSTOMERS)]
     existing = set(Organization.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-    words = ["Northwind", "Blue Ridge", "Helix", "Sierra", "Tidewater", "Copper", "Beacon",
-             "Riverstone", "Polaris", "Evergreen", "Falcon", "Crescent", "Ironwood", "Zephyr"]
-    sectors = ["Care", "Insurance", "Travel", "Utilities", "Retail", "Health", "Finance",
-               "Telecom", "Logistics", "Hospitality", "Public Services"]
-    missing = [(slug, plan) for slug, plan in zip(slugs, fleet_plans, strict=True)
-               if slug not in existing]
+    words = [
+        "Northwind",
+        "Blue Ridge",
+        "Helix",
+        "Sierra",
+        "Tidewater",
+        "Copper",
+        "Beacon",
+        "Riverstone",
+        "Polaris",
+        "Evergreen",
+        "Falcon",
+        "Crescent",
+        "Ironwood",
+        "Zephyr",
+    ]
+    sectors = [
+        "Care",
+        "Insurance",
+        "Travel",
+        "Utilities",
+        "Retail",
+        "Health",
+        "Finance",
+        "Telecom",
+        "Logistics",
+        "Hospitality",
+        "Public Services",
+    ]
+    missing = [
+        (slug, plan) for slug, plan in zip(slugs, fleet_plans, strict=True) if slug not in existing
+    ]
     if not missing:
         return
     names = {slug: f"{rng.choice(words)} {rng.choice(sectors)} {slug[-3:]}" for slug, _ in missing}
     organizations = Organization.objects.bulk_create(
-        [Organization(slug=slug, name=names[slug], kind=OrganizationKind.CUSTOMER)
-         for slug, _ in missing]
+        [
+            Organization(slug=slug, name=names[slug], kind=OrganizationKind.CUSTOMER)
+            for slug, _ in missing
+        ]
     )
     # SQLite and PostgreSQL both return the keys of bulk-created rows.
     by_slug = {o.slug: o for o in organizations}
@@ -255,8 +357,10 @@ def _demo_deployments(admin) -> None:
     cloud_cx = Product.objects.filter(slug="cloud-cx").first()
     if cloud_cx is not None:
         Organization.platforms.through.objects.bulk_create(
-            [Organization.platforms.through(organization=o, product=cloud_cx)
-             for o in organizations]
+            [
+                Organization.platforms.through(organization=o, product=cloud_cx)
+                for o in organizations
+            ]
         )
     region_ids = dict(Region.objects.values_list("slug", "id"))
     pop_ids = dict(Pop.objects.values_list("slug", "id"))
@@ -274,10 +378,16 @@ def _demo_deployments(admin) -> None:
     )
     plan_of = {by_slug[slug].pk: plan for slug, plan in missing}
     Deployment.pops.through.objects.bulk_create(
-        [Deployment.pops.through(deployment=d, pop_id=pop_ids[p])
-         for d in deployments for p in plan_of[d.organization_id]["pops"]]
+        [
+            Deployment.pops.through(deployment=d, pop_id=pop_ids[p])
+            for d in deployments
+            for p in plan_of[d.organization_id]["pops"]
+        ]
     )
     Deployment.areas.through.objects.bulk_create(
-        [Deployment.areas.through(deployment=d, functionalarea_id=area_ids[a])
-         for d in deployments for a in plan_of[d.organization_id]["areas"]]
+        [
+            Deployment.areas.through(deployment=d, functionalarea_id=area_ids[a])
+            for d in deployments
+            for a in plan_of[d.organization_id]["areas"]
+        ]
     )

@@ -61,33 +61,51 @@ def api_as(api):
 def notice(user, title, *, read=False, minutes_ago=0, url="", event="incident.notice"):
     created = timezone.now() - datetime.timedelta(minutes=minutes_ago)
     return InAppNotification.objects.create(
-        user=user, event=event, title=title, body=f"Body of {title}", url=url,
-        created_at=created, read_at=created if read else None,
+        user=user,
+        event=event,
+        title=title,
+        body=f"Body of {title}",
+        url=url,
+        created_at=created,
+        read_at=created if read else None,
     )
 
 
 _keys = iter(range(10_000))
 
 
-def message(organization, *, status=MessageStatus.FAILED, channel=Channel.EMAIL,
-            subject="Outage in us-east", error="SMTPConnectError: connection refused",
-            webhook=None, minutes_ago=5, event="incident.notice"):
+def message(
+    organization,
+    *,
+    status=MessageStatus.FAILED,
+    channel=Channel.EMAIL,
+    subject="Outage in us-east",
+    error="SMTPConnectError: connection refused",
+    webhook=None,
+    minutes_ago=5,
+    event="incident.notice",
+):
     created = timezone.now() - datetime.timedelta(minutes=minutes_ago)
     return OutboundMessage.objects.create(
-        dedupe_key=f"test:{next(_keys)}", channel=channel, event=event,
-        organization=organization, webhook=webhook,
+        dedupe_key=f"test:{next(_keys)}",
+        channel=channel,
+        event=event,
+        organization=organization,
+        webhook=webhook,
         recipient=webhook.url if webhook else "someone@example.test",
-        subject=subject, body_text=f"{subject}\n\nDetails follow.", status=status,
-        attempts=3 if status != MessageStatus.QUEUED else 0, last_error=error,
-        created_at=created, next_attempt_at=created + datetime.timedelta(minutes=1),
+        subject=subject,
+        body_text=f"{subject}\n\nDetails follow.",
+        status=status,
+        attempts=3 if status != MessageStatus.QUEUED else 0,
+        last_error=error,
+        created_at=created,
+        next_attempt_at=created + datetime.timedelta(minutes=1),
         sent_at=created if status == MessageStatus.SENT else None,
     )
 
 
 def endpoint(organization, name="Ops Slack", url="https://hooks.example.test/a", **kwargs):
-    return WebhookEndpoint.objects.create(
-        organization=organization, name=name, url=url, **kwargs
-    )
+    return WebhookEndpoint.objects.create(organization=organization, name=name, url=url, **kwargs)
 
 
 # --- In-app inbox ----------------------------------------------------------------------
@@ -145,9 +163,7 @@ def test_marking_one_read_redirects_back_to_the_inbox(page_as, member_a):
 def test_marking_one_read_with_htmx_returns_the_item_and_the_new_bell(page_as, member_a):
     item = notice(member_a, "Read me")
     notice(member_a, "Still unread")
-    response = page_as(member_a).post(
-        f"/notifications/{item.pk}/read/", HTTP_HX_REQUEST="true"
-    )
+    response = page_as(member_a).post(f"/notifications/{item.pk}/read/", HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200
     assert f'id="notification-{item.pk}"' in body and "Mark read" not in body
@@ -177,9 +193,9 @@ def test_mark_all_read(page_as, member_a, admin_a):
 
 def test_mark_all_read_with_htmx_returns_the_inbox_and_a_quiet_bell(page_as, member_a):
     notice(member_a, "A")
-    body = page_as(member_a).post(
-        "/notifications/read-all/", HTTP_HX_REQUEST="true"
-    ).content.decode()
+    body = (
+        page_as(member_a).post("/notifications/read-all/", HTTP_HX_REQUEST="true").content.decode()
+    )
     assert 'id="inbox"' in body and "none unread" in body
 
 
@@ -225,16 +241,26 @@ def test_delivered_in_app_messages_reach_the_inbox(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         services.notify_users(
-            event="incident.notice", users=[member_a], dedupe_base="INC-1:notice",
+            event="incident.notice",
+            users=[member_a],
+            dedupe_base="INC-1:notice",
             template="access_requested",
-            context={"access_request": {"name": "X", "company": "Y", "email": "x@y.test",
-                                        "get_kind_display": "Customer"}, "link": ""},
+            context={
+                "access_request": {
+                    "name": "X",
+                    "company": "Y",
+                    "email": "x@y.test",
+                    "get_kind_display": "Customer",
+                },
+                "link": "",
+            },
             url="/home/",
         )
     assert InAppNotification.objects.filter(user=member_a).count() == 1
-    assert "1<span class=\"sr-only\"> unread</span>" in page_as(member_a).get(
-        "/notifications/"
-    ).content.decode()
+    assert (
+        '1<span class="sr-only"> unread</span>'
+        in page_as(member_a).get("/notifications/").content.decode()
+    )
 
 
 # --- Subscriptions ---------------------------------------------------------------------
@@ -245,7 +271,10 @@ def test_settings_page_lists_event_types_with_channels(page_as, member_a, platfo
     assert "Outage notices" in body
     assert "Access requests" not in body  # staff-only events are not a customer's choice
     assert "Webhook test" not in body  # no channel a person could choose
-    assert "Access requests" in page_as(platform_admin).get("/notifications/settings/").content.decode()
+    assert (
+        "Access requests"
+        in page_as(platform_admin).get("/notifications/settings/").content.decode()
+    )
     assert "Mandatory" in body and "cannot be switched off" in body
     # The defaults are ticked: e-mail and in-app for outage notices.
     assert 'name="incident.notice" value="email"' in body
@@ -265,16 +294,23 @@ def test_saving_channels_stores_only_what_changed(page_as, member_a):
     chosen = dict(Subscription.objects.filter(user=member_a).values_list("event", "channels"))
     assert chosen == {"incident.notice": ["in_app"]}
     assert services.effective_channels(member_a, "incident.notice") == ["in_app"]
-    assert AuditEntry.objects.filter(
-        object_kind="user", object_id=str(member_a.pk), action="subscription_changed"
-    ).count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            object_kind="user", object_id=str(member_a.pk), action="subscription_changed"
+        ).count()
+        == 1
+    )
 
 
 def test_a_mandatory_notice_cannot_be_switched_off_on_the_page(page_as, member_a):
     response = page_as(member_a).post(
         "/notifications/settings/",
-        {"incident.notice": [], "maintenance.notice": ["email"], "access.requested": [],
-         "outbox.dead": ["email"]},
+        {
+            "incident.notice": [],
+            "maintenance.notice": ["email"],
+            "access.requested": [],
+            "outbox.dead": ["email"],
+        },
     )
     body = response.content.decode()
     assert response.status_code == 200
@@ -290,9 +326,12 @@ def test_api_lists_subscriptions(api_as, platform_admin):
     rows = {row["event"]: row for row in data["results"]}
     assert "webhook.test" not in rows
     assert rows["incident.notice"] == {
-        "event": "incident.notice", "label": "Outage notices",
-        "description": rows["incident.notice"]["description"], "mandatory": True,
-        "channels": ["email", "in_app"], "available_channels": ["email", "in_app"],
+        "event": "incident.notice",
+        "label": "Outage notices",
+        "description": rows["incident.notice"]["description"],
+        "mandatory": True,
+        "channels": ["email", "in_app"],
+        "available_channels": ["email", "in_app"],
     }
     assert rows["access.requested"]["channels"] == ["email"]
     assert rows["access.requested"]["mandatory"] is False
@@ -300,7 +339,8 @@ def test_api_lists_subscriptions(api_as, platform_admin):
 
 def test_api_sets_channels(api_as, member_a):
     response = api_as(member_a).post(
-        "/api/v1/subscriptions/", {"event": "incident.notice", "channels": ["in_app"]},
+        "/api/v1/subscriptions/",
+        {"event": "incident.notice", "channels": ["in_app"]},
         format="json",
     )
     assert response.status_code == 200, response.json()
@@ -329,10 +369,11 @@ def test_api_refuses_bad_choices_with_field_errors(api_as, member_a, body, field
 def test_choices_decide_the_channels_of_later_notices(platform_admin):
     services.subscription_set(actor=platform_admin, event="access.requested", channels=["in_app"])
     rows = services.notify_users(
-        event="access.requested", users=[platform_admin], dedupe_base="AR-1",
+        event="access.requested",
+        users=[platform_admin],
+        dedupe_base="AR-1",
         template="access_requested",
-        context={"access_request": {"name": "X", "company": "Y", "email": "x@y.test"},
-                 "link": ""},
+        context={"access_request": {"name": "X", "company": "Y", "email": "x@y.test"}, "link": ""},
     )
     assert [m.channel for m in rows] == [Channel.IN_APP]
 
@@ -389,8 +430,12 @@ def test_webhooks_check_ownership(page_as, api_as, admin_b, tenant_a):
 def test_creating_a_webhook_on_the_page(page_as, admin_a, tenant_a):
     response = page_as(admin_a).post(
         "/notifications/webhooks/",
-        {"name": "On-call Slack", "url": "https://hooks.slack.test/T0/B0/x", "format": "slack",
-         "events": ["incident.notice", "maintenance.notice"]},
+        {
+            "name": "On-call Slack",
+            "url": "https://hooks.slack.test/T0/B0/x",
+            "format": "slack",
+            "events": ["incident.notice", "maintenance.notice"],
+        },
     )
     hook = WebhookEndpoint.objects.get(organization=tenant_a)
     assert response.status_code == 302 and response.url == f"/notifications/webhooks/{hook.pk}/"
@@ -402,8 +447,13 @@ def test_creating_a_webhook_on_the_page(page_as, admin_a, tenant_a):
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://files.example.test/x", "javascript:alert(1)", "not a url",
-            "https://user:pw@hooks.example.test/"],
+    "url",
+    [
+        "ftp://files.example.test/x",
+        "javascript:alert(1)",
+        "not a url",
+        "https://user:pw@hooks.example.test/",
+    ],
 )
 def test_a_webhook_needs_an_http_url(page_as, admin_a, tenant_a, url):
     response = page_as(admin_a).post(
@@ -421,7 +471,10 @@ def test_webhook_detail_shows_secret_and_delivery_log(page_as, admin_a, tenant_a
         endpoint=hook, message=sent, status_code=502, duration_ms=123, error="HTTP 502"
     )
     WebhookDelivery.objects.create(
-        endpoint=hook, message=sent, status_code=None, duration_ms=10000,
+        endpoint=hook,
+        message=sent,
+        status_code=None,
+        duration_ms=10000,
         error="TimeoutError: timed out",
     )
     body = page_as(admin_a).get(f"/notifications/webhooks/{hook.pk}/").content.decode()
@@ -436,13 +489,21 @@ def test_editing_a_webhook(page_as, admin_a, tenant_a):
     hook = endpoint(tenant_a)
     response = page_as(admin_a).post(
         f"/notifications/webhooks/{hook.pk}/",
-        {"name": "Renamed", "url": "https://new.example.test/hook", "format": "teams",
-         "events": ["incident.notice"]},
+        {
+            "name": "Renamed",
+            "url": "https://new.example.test/hook",
+            "format": "teams",
+            "events": ["incident.notice"],
+        },
     )
     assert response.status_code == 302
     hook.refresh_from_db()
     assert (hook.name, hook.url, hook.format, hook.events, hook.is_active) == (
-        "Renamed", "https://new.example.test/hook", "teams", ["incident.notice"], False
+        "Renamed",
+        "https://new.example.test/hook",
+        "teams",
+        ["incident.notice"],
+        False,
     )
     entry = AuditEntry.objects.get(object_kind="webhook", action="updated")
     assert entry.changes["name"] == ["Ops Slack", "Renamed"]
@@ -548,15 +609,20 @@ def test_api_creates_updates_tests_and_deletes(api_as, admin_a, tenant_a):
     api = api_as(admin_a)
     created = api.post(
         "/api/v1/webhooks/",
-        {"name": "CI", "url": "https://ci.example.test/hook", "format": "json",
-         "events": ["incident.notice"]},
+        {
+            "name": "CI",
+            "url": "https://ci.example.test/hook",
+            "format": "json",
+            "events": ["incident.notice"],
+        },
         format="json",
     )
     assert created.status_code == 201, created.json()
     hook_id = created.json()["id"]
     assert created.json()["organization"] == "acme"
     patched = api.patch(
-        f"/api/v1/webhooks/{hook_id}/", {"is_active": False, "organization": "globex"},
+        f"/api/v1/webhooks/{hook_id}/",
+        {"is_active": False, "organization": "globex"},
         format="json",
     )
     assert patched.status_code == 200 and patched.json()["is_active"] is False
@@ -576,8 +642,7 @@ def test_api_creates_updates_tests_and_deletes(api_as, admin_a, tenant_a):
         ({"name": "X", "url": "https://x.example.test/", "events": ["nope"]}, "events"),
         ({"name": "X", "url": "https://x.example.test/", "format": "xml"}, "format"),
         ({"name": "", "url": "https://x.example.test/"}, "name"),
-        ({"name": "X", "url": "https://x.example.test/", "organization": "globex"},
-         "organization"),
+        ({"name": "X", "url": "https://x.example.test/", "organization": "globex"}, "organization"),
     ],
 )
 def test_api_refuses_bad_webhooks_with_field_errors(api_as, admin_a, body, field):
@@ -604,25 +669,35 @@ def test_api_delivery_log(api_as, admin_a, tenant_a):
 def outbox(tenant_a, tenant_b):
     """A few messages in every state, of both tenants and of the provider."""
     return {
-        "queued_old": message(tenant_a, status=MessageStatus.QUEUED, error="",
-                              minutes_ago=42, subject="Queued long ago"),
+        "queued_old": message(
+            tenant_a,
+            status=MessageStatus.QUEUED,
+            error="",
+            minutes_ago=42,
+            subject="Queued long ago",
+        ),
         "queued": message(tenant_b, status=MessageStatus.QUEUED, error="", minutes_ago=1),
         "sending": message(tenant_a, status=MessageStatus.SENDING, error=""),
         "sent": message(tenant_a, status=MessageStatus.SENT, error="", subject="All fine"),
-        "failed": message(tenant_a, status=MessageStatus.FAILED, subject="Acme failed",
-                          error="SMTPServerDisconnected: gone"),
-        "dead": message(tenant_b, status=MessageStatus.DEAD, subject="Globex dead",
-                        error="HTTP 410"),
-        "provider": message(None, status=MessageStatus.FAILED, subject="Access request",
-                            event="access.requested"),
+        "failed": message(
+            tenant_a,
+            status=MessageStatus.FAILED,
+            subject="Acme failed",
+            error="SMTPServerDisconnected: gone",
+        ),
+        "dead": message(
+            tenant_b, status=MessageStatus.DEAD, subject="Globex dead", error="HTTP 410"
+        ),
+        "provider": message(
+            None, status=MessageStatus.FAILED, subject="Access request", event="access.requested"
+        ),
     }
 
 
 def test_dashboard_counts_each_status_and_the_oldest_queued_age(page_as, care_analyst, outbox):
     body = page_as(care_analyst).get("/notifications/deliveries/").content.decode()
-    tiles = body[body.index('class="tiles"'):body.index("</ul>", body.index('class="tiles"'))]
-    for status, count in [("queued", 2), ("sending", 1), ("sent", 1), ("failed", 2),
-                          ("dead", 1)]:
+    tiles = body[body.index('class="tiles"') : body.index("</ul>", body.index('class="tiles"'))]
+    for status, count in [("queued", 2), ("sending", 1), ("sent", 1), ("failed", 2), ("dead", 1)]:
         assert f'href="?status={status}"><span class="tile-num">{count}</span>' in tiles
     assert '<span class="tile-num">42 min</span>' in tiles
     assert "oldest queued" in tiles and "tile oldest alert" in tiles
@@ -647,9 +722,9 @@ def test_dashboard_filters_by_status_and_channel(page_as, care_analyst, outbox, 
 def test_retry_button_only_on_failed_and_dead_rows(page_as, care_analyst, outbox):
     body = page_as(care_analyst).get("/notifications/deliveries/").content.decode()
     for key in ("failed", "dead", "provider"):
-        assert f'/notifications/deliveries/{outbox[key].pk}/retry/' in body
+        assert f"/notifications/deliveries/{outbox[key].pk}/retry/" in body
     for key in ("queued", "sending", "sent"):
-        assert f'/notifications/deliveries/{outbox[key].pk}/retry/' not in body
+        assert f"/notifications/deliveries/{outbox[key].pk}/retry/" not in body
 
 
 def test_retry_now_requeues_and_comes_back_to_the_filtered_list(page_as, care_analyst, outbox):
@@ -680,7 +755,8 @@ def test_retry_of_a_sent_message_shows_the_conflict(page_as, care_analyst, outbo
     sent = outbox["sent"]
     response = page_as(care_analyst).post(
         f"/notifications/deliveries/{sent.pk}/retry/",
-        {"next": "https://evil.example/"}, follow=True,
+        {"next": "https://evil.example/"},
+        follow=True,
     )
     body = response.content.decode()
     assert response.redirect_chain[0][0] == f"/notifications/deliveries/{sent.pk}/"
@@ -689,12 +765,11 @@ def test_retry_of_a_sent_message_shows_the_conflict(page_as, care_analyst, outbo
     assert sent.status == MessageStatus.SENT
 
 
-def test_delivery_detail_shows_message_attempts_errors_and_history(
-    page_as, care_analyst, tenant_a
-):
+def test_delivery_detail_shows_message_attempts_errors_and_history(page_as, care_analyst, tenant_a):
     hook = endpoint(tenant_a, "Acme hook")
-    failed = message(tenant_a, channel=Channel.WEBHOOK, webhook=hook, subject="Hook failed",
-                     error="HTTP 503")
+    failed = message(
+        tenant_a, channel=Channel.WEBHOOK, webhook=hook, subject="Hook failed", error="HTTP 503"
+    )
     WebhookDelivery.objects.create(
         endpoint=hook, message=failed, status_code=503, duration_ms=77, error="HTTP 503"
     )
@@ -729,9 +804,7 @@ def test_a_tam_sees_only_the_tenants_it_serves(page_as, api_as, tam, tenant_b, o
     assert "Globex dead" in body
     assert "Acme failed" not in body and "Access request" not in body
     assert client.get(f"/notifications/deliveries/{outbox['failed'].pk}/").status_code == 404
-    assert client.post(
-        f"/notifications/deliveries/{outbox['failed'].pk}/retry/"
-    ).status_code == 404
+    assert client.post(f"/notifications/deliveries/{outbox['failed'].pk}/retry/").status_code == 404
     data = api_as(tam).get("/api/v1/deliveries/").json()
     assert data["counts"] == {"queued": 1, "sending": 0, "sent": 0, "failed": 0, "dead": 1}
     assert {m["subject"] for m in data["results"]} == {"Globex dead", "Outage in us-east"}
@@ -743,7 +816,8 @@ def test_api_dashboard_counts_and_list(api_as, care_analyst, outbox):
     assert 42 * 60 <= data["oldest_queued_age_seconds"] < 43 * 60
     assert data["count"] == 2
     assert {m["last_error"] for m in data["results"]} == {
-        "SMTPServerDisconnected: gone", "SMTPConnectError: connection refused"
+        "SMTPServerDisconnected: gone",
+        "SMTPConnectError: connection refused",
     }
     detail = api_as(care_analyst).get(f"/api/v1/deliveries/{outbox['failed'].pk}/").json()
     assert detail["body_text"].startswith("Acme failed") and detail["webhook_deliveries"] == []
@@ -793,7 +867,9 @@ def test_the_audit_log_keeps_no_webhook_token(admin_a, tenant_a):
     )
     services.webhook_update(actor=admin_a, endpoint=hook, url=token_url + "2")
     services.webhook_delete(actor=admin_a, endpoint=hook)
-    logged = json.dumps(list(AuditEntry.objects.filter(object_kind="webhook")
-                             .values_list("changes", flat=True)), ensure_ascii=False)
+    logged = json.dumps(
+        list(AuditEntry.objects.filter(object_kind="webhook").values_list("changes", flat=True)),
+        ensure_ascii=False,
+    )
     assert "sEcReTtOkEn" not in logged
     assert "https://hooks.slack.com/…" in logged and "(new path)" in logged

@@ -534,3 +534,13 @@ def test_an_element_with_a_mistake_is_reported_once_not_at_each_reference(db):
 def test_an_unknown_format_is_an_error(db):
     with pytest.raises(CatalogError, match="Unknown format"):
         catalog_parse(MINIMAL, fmt="toml")
+
+
+def test_it_reports_nul_characters_with_their_line_and_changes_nothing(db):
+    from caredeck.topology.catalog import CatalogError, catalog_parse
+
+    with pytest.raises(CatalogError) as caught:
+        catalog_parse('{"geographies": {"us": {"name": "U\\u0000S"}}}', "json")
+    assert caught.value.errors[0]["path"] == "geographies.us.name"
+    assert caught.value.errors[0]["line"] == 1
+    assert "NUL" in caught.value.errors[0]["message"]

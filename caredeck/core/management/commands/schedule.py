@@ -37,6 +37,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{''.ljust(width)}  {entry.description}")
         lease = SchedulerLease.objects.filter(name="scheduler").first()
         if lease and lease.expires_at > now:
-            self.stdout.write(f"\nActive scheduler: {lease.holder} (lease until {lease.expires_at:%H:%M:%S})")
+            self.stdout.write(
+                f"\nActive scheduler: {lease.holder} (lease until {lease.expires_at:%H:%M:%S})"
+            )
         else:
             self.stdout.write("\nNo scheduler is active.")
