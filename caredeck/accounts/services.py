@@ -334,8 +334,13 @@ def _set_roles(user: User, roles: list[str]) -> None:
 def invitation_link(user: User, *, path_name: str = "invitation-accept") -> str:
     from django.conf import settings
 
+    from caredeck.accounts.tokens import invitation_token_generator
+
+    generator = (
+        invitation_token_generator if path_name == "invitation-accept" else default_token_generator
+    )
     uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
+    token = generator.make_token(user)
     return settings.BASE_URL + reverse(path_name, kwargs={"uidb64": uid, "token": token})
 
 

@@ -18,6 +18,7 @@ from caredeck.accounts import forms, selectors, services
 from caredeck.accounts.access import has_capability, is_provider_staff
 from caredeck.accounts.models import AccessRequestStatus, Contract
 from caredeck.accounts.roles import Capability, OrganizationKind, Role
+from caredeck.accounts.tokens import invitation_token_generator
 from caredeck.core.audit import audit_entries_for
 from caredeck.core.exceptions import Conflict
 from caredeck.web.forms import add_service_errors
@@ -69,6 +70,7 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
 
 class InvitationAcceptView(PasswordSetView):
     audit_action = "invitation_accepted"
+    token_generator = invitation_token_generator
     title = "Welcome to CareDeck: choose your password"
 
 

@@ -233,6 +233,25 @@ def test_it_sends_the_invitation_again_with_a_fresh_link(
     assert entries("user", user.pk, "invitation_resent").get().actor == platform_admin
 
 
+def test_a_resent_invitation_makes_the_first_link_invalid(
+    client, page_as, platform_admin, tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        page_as(platform_admin).post(
+            "/tenants/acme/invite/",
+            {"name": "Wile Coyote", "email": "wile@acme.test", "roles": ["customer_member"]},
+        )
+    user = User.objects.get(email="wile@acme.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        page_as(platform_admin).post(f"/people/{user.pk}/resend-invitation/")
+    first, second = (link_path(m) for m in mailoutbox)
+    assert first != second
+    old = client.get(first, follow=True)
+    assert b"no longer valid" in old.content
+    fresh = client.get(second, follow=True)
+    assert b"new_password1" in fresh.content
+
+
 def test_it_refuses_to_resend_an_accepted_invitation(page_as, platform_admin, member_a):
     client = page_as(platform_admin)
     response = client.post(f"/people/{member_a.pk}/resend-invitation/", follow=True)

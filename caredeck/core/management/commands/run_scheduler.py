@@ -1,3 +1,6 @@
+import contextlib
+import signal
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -15,5 +18,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once, tick, **options):
+        # A stop (SIGTERM from the supervisor or a service manager) unwinds the loop like
+        # Ctrl-C, so the lease is released and a standby takes over at once, not after
+        # the lease runs out.
+        signal.signal(signal.SIGTERM, _stop)
         seconds = tick if tick is not None else settings.SCHEDULER_TICK_SECONDS
-        run_forever(seconds, max_ticks=1 if once else None)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_forever(seconds, max_ticks=1 if once else None)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
