@@ -4,12 +4,7 @@ from django.urls import reverse
 
 from caredeck.accounts import selectors
 from caredeck.accounts.models import AccessRequest, Organization, Product, User
-from caredeck.accounts.roles import OrganizationKind
 from caredeck.core.audit import AuditedKind, register_audited
-
-
-def _provider():
-    return Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
 
 
 def _products_for_audit(user):
@@ -21,29 +16,41 @@ def _products_for_audit(user):
 
 register_audited(
     AuditedKind(
-        kind="organization", model=Organization, lookup="slug",
-        visible_to=selectors.organizations_visible, owner_of=lambda o: o,
+        kind="organization",
+        model=Organization,
+        lookup="slug",
+        visible_to=selectors.organizations_visible,
+        owner_of=lambda o: o,
         url_of=lambda o: reverse("organization-detail", args=[o.slug]),
     )
 )
 register_audited(
     AuditedKind(
-        kind="user", model=User, lookup="pk",
-        visible_to=selectors.users_visible, owner_of=lambda u: u.organization,
+        kind="user",
+        model=User,
+        lookup="pk",
+        visible_to=selectors.users_visible,
+        owner_of=lambda u: u.organization,
         url_of=lambda u: reverse("user-detail", args=[u.pk]),
     )
 )
 register_audited(
     AuditedKind(
-        kind="product", model=Product, lookup="slug",
-        visible_to=_products_for_audit, owner_of=lambda p: _provider(),
+        kind="product",
+        model=Product,
+        lookup="slug",
+        visible_to=_products_for_audit,
+        owner_of=lambda p: selectors.provider_organization(),
         url_of=lambda p: reverse("product-edit", args=[p.slug]),
     )
 )
 register_audited(
     AuditedKind(
-        kind="access_request", model=AccessRequest, lookup="pk",
-        visible_to=selectors.access_requests_visible, owner_of=lambda r: _provider(),
+        kind="access_request",
+        model=AccessRequest,
+        lookup="pk",
+        visible_to=selectors.access_requests_visible,
+        owner_of=lambda r: selectors.provider_organization(),
         url_of=lambda r: reverse("access-request-detail", args=[r.pk]),
     )
 )

@@ -17,8 +17,13 @@ from caredeck.accounts.models import (
     RoleGrant,
     User,
 )
-from caredeck.accounts.roles import Capability
+from caredeck.accounts.roles import Capability, OrganizationKind
 from caredeck.core.selectors import one_or_404
+
+
+def provider_organization() -> Organization | None:
+    """The provider: owner of provider-level objects (products, catalog, access requests)."""
+    return Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
 
 
 def organizations_visible(user) -> QuerySet[Organization]:

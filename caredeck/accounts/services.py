@@ -90,9 +90,6 @@ def _refuse_slug_change(obj, fields: dict[str, Any]) -> None:
         raise ValidationError({"slug": ["The id cannot change once created."]})
 
 
-def provider_organization() -> Organization:
-    return Organization.objects.get(kind=OrganizationKind.PROVIDER)
-
 
 # --- Products ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from caredeck.accounts.access import has_capability, tenants_for
 from caredeck.accounts.roles import Capability
+from caredeck.accounts.selectors import provider_organization
 from caredeck.core.audit import AuditedKind, register_audited
 from caredeck.notify.models import OutboundMessage, WebhookEndpoint
 from caredeck.notify.selectors import messages_visible
@@ -18,16 +19,10 @@ def _webhooks_visible(user):
     return WebhookEndpoint.objects.filter(organization__in=managed)
 
 
-def _provider():
-    from caredeck.accounts.models import Organization
-
-    return Organization.objects.filter(kind="provider").first()
-
-
 register_audited(
     AuditedKind(
         kind="message", model=OutboundMessage, lookup="pk", visible_to=messages_visible,
-        owner_of=lambda m: m.organization or _provider(),
+        owner_of=lambda m: m.organization or provider_organization(),
         url_of=lambda m: reverse("delivery-detail", args=[m.pk]),
     )
 )

@@ -8,8 +8,7 @@ import of the whole catalog is one entry in the provider organization's history
 from django.urls import NoReverseMatch, reverse
 
 from caredeck.accounts.access import is_provider_staff
-from caredeck.accounts.models import Organization
-from caredeck.accounts.roles import OrganizationKind
+from caredeck.accounts.selectors import provider_organization
 from caredeck.core.audit import AuditedKind, register_audited
 from caredeck.topology.models import (
     FailureImpact,
@@ -20,10 +19,6 @@ from caredeck.topology.models import (
     Region,
     Zone,
 )
-
-
-def _provider():
-    return Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
 
 
 def _visible(model):
@@ -59,7 +54,7 @@ for kind, model, lookup, page in (
             model=model,
             lookup=lookup,
             visible_to=_visible(model),
-            owner_of=lambda obj: _provider(),
+            owner_of=lambda obj: provider_organization(),
             url_of=(
                 (lambda obj, page=page: _url(page, obj.slug))
                 if lookup == "slug"
