@@ -5,7 +5,11 @@ from rest_framework.routers import DefaultRouter
 
 from caredeck.accounts import api as accounts_api
 from caredeck.core.api_views import AuditList
+from caredeck.incidents import api as incidents_api
+from caredeck.maintenance import api as maintenance_api
 from caredeck.notify import api as notify_api
+from caredeck.problems import api as problems_api
+from caredeck.status import api as status_api
 from caredeck.topology import api as topology_api
 
 router = DefaultRouter(trailing_slash=True)
@@ -34,5 +38,9 @@ urlpatterns = [
     ),
     path("impact/", topology_api.ImpactView.as_view(), name="impact"),
     path("availability/", topology_api.AvailabilityView.as_view(), name="availability"),
+    *incidents_api.urlpatterns,
+    *maintenance_api.urlpatterns,
+    *problems_api.urlpatterns,
+    *status_api.urlpatterns,
     *router.urls,
 ]

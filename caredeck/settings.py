@@ -102,6 +102,10 @@ INSTALLED_APPS = [
     "caredeck.accounts",
     "caredeck.notify",
     "caredeck.topology",
+    "caredeck.incidents",
+    "caredeck.problems",
+    "caredeck.maintenance",
+    "caredeck.status",
     "caredeck.web",
 ]
 

@@ -8,5 +8,9 @@ urlpatterns = [
     path("", include("caredeck.accounts.urls")),
     path("", include("caredeck.notify.urls")),
     path("", include("caredeck.topology.urls")),
+    path("", include("caredeck.incidents.urls")),
+    path("", include("caredeck.problems.urls")),
+    path("", include("caredeck.maintenance.urls")),
+    path("", include("caredeck.status.urls")),
     path("", include("caredeck.web.urls")),
 ]

@@ -409,6 +409,7 @@ WRITES: dict[str, list[Write]] = {
     "notification-read-all": [Write("POST", lambda w: {}, None)],
     "notification-settings": [Write("POST", lambda w: {
         "incident.notice": ["in_app"], "maintenance.notice": ["email"], "access.requested": [],
+        "incident.report": ["email"], "incident.team": ["email"], "maintenance.team": ["email"],
         "outbox.dead": ["email"],
     }, None)],
     "api:notification-read": [Write("POST", lambda w: {}, "a_customer_admin")],

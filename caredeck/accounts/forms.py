@@ -97,11 +97,18 @@ class ContractForm(forms.ModelForm):
     resolution_2 = forms.IntegerField(label="Criticality 2 (high)", min_value=1)
     resolution_3 = forms.IntegerField(label="Criticality 3 (medium)", min_value=1)
     resolution_4 = forms.IntegerField(label="Criticality 4 (low)", min_value=1)
+    sla_credit_tiers = forms.CharField(
+        label="SLA credit tiers", required=False, max_length=200,
+        help_text="Availability below a level : credit in % of the monthly fee, e.g. "
+        "99.99:5, 99:15, 95:100. Empty keeps the current tiers.",
+    )
 
     class Meta:
         model = Contract
         # The per-criticality targets are edited as the eight fields above.
-        fields = [f for f in CONTRACT_FIELDS if not f.startswith("case_")]
+        fields = [
+            f for f in CONTRACT_FIELDS if not f.startswith("case_") and f != "sla_credit_tiers"
+        ]
         widgets = {
             "support_day_start": forms.TimeInput(attrs={"type": "time"}),
             "support_day_end": forms.TimeInput(attrs={"type": "time"}),
@@ -115,6 +122,21 @@ class ContractForm(forms.ModelForm):
         for level in "1234":
             self.fields[f"response_{level}"].initial = response.get(level)
             self.fields[f"resolution_{level}"].initial = resolution.get(level)
+        self.fields["sla_credit_tiers"].initial = ", ".join(
+            f"{t['below']}:{t['credit']}" for t in contract.sla_credit_tiers or []
+        )
+
+    def clean_sla_credit_tiers(self):
+        text = self.cleaned_data["sla_credit_tiers"].strip()
+        if not text:
+            return None
+        tiers = []
+        for part in text.split(","):
+            below, sep, credit = part.partition(":")
+            if not sep or not below.strip() or not credit.strip():
+                raise forms.ValidationError("Write each tier as level:credit, e.g. 99.99:5.")
+            tiers.append({"below": below.strip(), "credit": credit.strip()})
+        return tiers
 
     def _post_clean(self):
         pass
@@ -127,6 +149,8 @@ class ContractForm(forms.ModelForm):
         data["case_resolution_minutes"] = {
             level: self.cleaned_data[f"resolution_{level}"] for level in "1234"
         }
+        if self.cleaned_data.get("sla_credit_tiers"):
+            data["sla_credit_tiers"] = self.cleaned_data["sla_credit_tiers"]
         return data
 
 

@@ -73,6 +73,16 @@ def default_case_resolution_minutes() -> dict[str, int]:
     return {"1": 240, "2": 1440, "3": 4320, "4": 10080}
 
 
+def default_sla_credit_tiers() -> list[dict]:
+    """Service credit (% of the monthly fee) when measured availability falls below a
+    level; the lowest level reached applies."""
+    return [
+        {"below": "99.99", "credit": 5},
+        {"below": "99.0", "credit": 15},
+        {"below": "95.0", "credit": 100},
+    ]
+
+
 class Contract(models.Model):
     """The clock and SLA terms of one tenant; the defaults are the provider's promises."""
 
@@ -107,6 +117,7 @@ class Contract(models.Model):
     # Minutes to first response and to resolution, per case criticality 1 (critical) to 4.
     case_response_minutes = models.JSONField(default=default_case_response_minutes)
     case_resolution_minutes = models.JSONField(default=default_case_resolution_minutes)
+    sla_credit_tiers = models.JSONField("SLA credit tiers", default=default_sla_credit_tiers)
 
     def __str__(self) -> str:
         return f"Contract of {self.organization}"

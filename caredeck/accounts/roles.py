@@ -44,6 +44,9 @@ class Capability(models.TextChoices):
     MANAGE_WEBHOOKS = "manage_webhooks", "Manage the organization's webhooks"
     VIEW_DELIVERIES = "view_deliveries", "See and retry notification deliveries"
     MANAGE_TOPOLOGY = "manage_topology", "Model the platform, the failure matrix, deployments"
+    MANAGE_INCIDENTS = "manage_incidents", "Declare and run incidents, post updates"
+    MANAGE_MAINTENANCE = "manage_maintenance", "Schedule and run maintenance windows"
+    MANAGE_PROBLEMS = "manage_problems", "Hold post-incident reviews, keep problem records"
 
 
 C = Capability
@@ -67,10 +70,15 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     # A TAM serves the accounts it is TAM of, not the whole base.
     Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES}),
     Role.PRODUCT_MANAGER: frozenset(_STAFF),
-    Role.INCIDENT_MANAGER: frozenset(_STAFF),
-    Role.CHANGE_MANAGER: frozenset(_STAFF),
+    Role.INCIDENT_MANAGER: frozenset(
+        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
+    ),
+    Role.CHANGE_MANAGER: frozenset(_STAFF | {C.MANAGE_MAINTENANCE}),
     Role.CAB_MEMBER: frozenset(_STAFF),
-    Role.ENGINEER: frozenset(_STAFF),
+    # Engineers declare incidents they detect and run the technical side with the manager.
+    Role.ENGINEER: frozenset(
+        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
+    ),
     Role.PLATFORM_ADMIN: frozenset(
         _STAFF
         | {
@@ -82,6 +90,9 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.MANAGE_PARTNER_LINKS,
             C.MANAGE_WEBHOOKS,
             C.MANAGE_TOPOLOGY,
+            C.MANAGE_INCIDENTS,
+            C.MANAGE_MAINTENANCE,
+            C.MANAGE_PROBLEMS,
         }
     ),
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.tokens import default_token_generator
@@ -57,6 +58,7 @@ CONTRACT_FIELDS = (
     "support_day_end",
     "case_response_minutes",
     "case_resolution_minutes",
+    "sla_credit_tiers",
 )
 USER_FIELDS = ("name", "timezone", "is_active")
 
@@ -134,6 +136,35 @@ def _validate_tam(tam: User | None) -> None:
         raise ValidationError({"tam": ["The TAM must be a provider user with the TAM role."]})
 
 
+def sla_tiers_clean(value) -> list[dict[str, Any]]:
+    """[{"below": "99.99", "credit": 5}, ...]: levels in (0, 100], credits 0-100 %,
+    sorted from the highest level down; the lowest level reached applies."""
+    message = 'Give a list of {"below": availability %, "credit": % of the monthly fee}.'
+    if not isinstance(value, list) or len(value) > 10:
+        raise ValidationError({"sla_credit_tiers": [message]})
+    tiers = []
+    for tier in value:
+        if not isinstance(tier, dict) or set(tier) != {"below", "credit"}:
+            raise ValidationError({"sla_credit_tiers": [message]})
+        try:
+            below = Decimal(str(tier["below"]))
+            credit = Decimal(str(tier["credit"]))
+        except (ArithmeticError, ValueError):
+            raise ValidationError({"sla_credit_tiers": [message]}) from None
+        if isinstance(tier["below"], bool) or isinstance(tier["credit"], bool) or not (
+            below.is_finite() and credit.is_finite() and 0 < below <= 100 and 0 <= credit <= 100
+        ):
+            raise ValidationError(
+                {"sla_credit_tiers": ["Levels are 0-100 % availability; credits 0-100 %."]}
+            )
+        tiers.append({"below": str(below), "credit": float(credit)
+                      if credit != credit.to_integral_value() else int(credit)})
+    levels = [t["below"] for t in tiers]
+    if len(set(levels)) != len(levels):
+        raise ValidationError({"sla_credit_tiers": ["Each level once."]})
+    return sorted(tiers, key=lambda t: Decimal(t["below"]), reverse=True)
+
+
 def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
     unknown = set(terms) - set(CONTRACT_FIELDS)
     if unknown:
@@ -159,6 +190,7 @@ def _apply_contract(contract: Contract, terms: dict[str, Any]) -> None:
                 raise ValidationError({name: [f"Criticality {key}: minutes must be 1 to 525600."]})
             cleaned[str(key)] = minutes
         setattr(contract, name, cleaned)
+    contract.sla_credit_tiers = sla_tiers_clean(contract.sla_credit_tiers)
     _check_timezone("support_timezone", contract.support_timezone)
     try:
         contract.full_clean(exclude=["organization"])

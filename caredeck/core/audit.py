@@ -112,3 +112,18 @@ def audit_entries_for(obj: models.Model) -> models.QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         object_kind=audited.kind, object_id=str(getattr(obj, audited.lookup))
     ).select_related("actor")
+
+
+def staff_only(model: type[models.Model]) -> Callable[[Any], models.QuerySet]:
+    """`visible_to` for provider-wide objects that span tenants (incidents, maintenance,
+    problems): their audit entries name every tenant concerned, so only provider staff
+    who serve every tenant read their history."""
+    from caredeck.accounts.access import has_capability
+    from caredeck.accounts.roles import Capability
+
+    def visible_to(user) -> models.QuerySet:
+        if has_capability(user, Capability.SERVE_ALL_TENANTS):
+            return model.objects.all()
+        return model.objects.none()
+
+    return visible_to

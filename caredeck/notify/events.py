@@ -50,6 +50,28 @@ EVENT_TYPES: dict[str, EventType] = {
             (Channel.EMAIL, Channel.IN_APP), mandatory=True,
         ),
         EventType(
+            "incident.report", "Incident reports and root-cause analyses",
+            "The incident report and the root-cause analysis of an incident that affected "
+            "your organization.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True,
+        ),
+        EventType(
+            "incident.team", "Incident team notices",
+            "You are on an incident's team: declared, scope changed, resolved; reminders "
+            "before a customer notice is due and escalations when one is missed.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
+            "maintenance.team", "Maintenance owner alerts",
+            "A maintenance window you own started, ended or runs past its end.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
+            "problem.team", "Problem records",
+            "Action items assigned to you and root-cause analyses falling due.",
+            (Channel.EMAIL, Channel.IN_APP), staff_only=True,
+        ),
+        EventType(
             "webhook.test", "Webhook test", "A test message sent from the webhook settings.",
             (), channels=(),
         ),

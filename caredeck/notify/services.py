@@ -190,6 +190,14 @@ def email_queue(
     )[0]
 
 
+def _channels_from(kind, chosen: list[str] | None) -> list[str]:
+    if chosen is None:
+        return list(kind.default_channels)
+    if not chosen and kind.mandatory:
+        return list(kind.default_channels)
+    return [c for c in chosen if c in kind.channels]
+
+
 def effective_channels(user, event: str) -> list[str]:
     kind = event_type(event)
     chosen = (
@@ -197,11 +205,7 @@ def effective_channels(user, event: str) -> list[str]:
         .values_list("channels", flat=True)
         .first()
     )
-    if chosen is None:
-        return list(kind.default_channels)
-    if not chosen and kind.mandatory:
-        return list(kind.default_channels)
-    return [c for c in chosen if c in kind.channels]
+    return _channels_from(kind, chosen)
 
 
 def notify_users(
@@ -222,12 +226,18 @@ def notify_users(
     notice:1": with the user and channel it makes each message's unique key.
     """
     kind = event_type(event)
+    users = [user for user in users if user.is_active]
+    if not users:
+        return []
     rendered = _render_email(template, {**context, "url": url})
+    # One query for everyone's channel choices: an outage notice reaches thousands.
+    chosen = dict(
+        Subscription.objects.filter(event=event, user__in=[u.pk for u in users])
+        .values_list("user_id", "channels")
+    )
     rows = []
     for user in users:
-        if not user.is_active:
-            continue
-        for channel in effective_channels(user, event):
+        for channel in _channels_from(kind, chosen.get(user.pk)):
             rows.append(
                 {
                     "dedupe_key": f"{dedupe_base}:{user.pk}:{channel}"[:200],
