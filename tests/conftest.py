@@ -115,3 +115,67 @@ def partner_user(partner):
 def api():
     """An API client; `api.force_authenticate(user)` or a bearer header to sign in."""
     return APIClient()
+
+
+# --- Incidents, maintenance, problems, status --------------------------------------------
+
+
+@pytest.fixture
+def incident_manager(provider):
+    return UserFactory(
+        email="im@provider.test", name="Ines Manager", organization=provider,
+        roles=[Role.INCIDENT_MANAGER],
+    )
+
+
+@pytest.fixture
+def care_manager(provider):
+    return UserFactory(
+        email="cm@provider.test", name="Carl Caremanager", organization=provider,
+        roles=[Role.CARE_MANAGER],
+    )
+
+
+@pytest.fixture
+def engineer(provider):
+    return UserFactory(
+        email="eng@provider.test", name="Eve Engineer", organization=provider,
+        roles=[Role.ENGINEER],
+    )
+
+
+@pytest.fixture
+def contact_a(tenant_a):
+    """A designated contact of A: receives A's outage and maintenance notices."""
+    return UserFactory(
+        email="contact@acme.test", name="Dana Contact", organization=tenant_a,
+        roles=[Role.CUSTOMER_MEMBER, Role.DESIGNATED_CONTACT],
+    )
+
+
+@pytest.fixture
+def contact_b(tenant_b):
+    return UserFactory(
+        email="contact@globex.test", name="Gus Contact", organization=tenant_b,
+        roles=[Role.CUSTOMER_MEMBER, Role.DESIGNATED_CONTACT],
+    )
+
+
+@pytest.fixture
+def deployed(tenant_a, tenant_b, platform_admin):
+    """A runs primarily in us-east (private line), B in us-west (internet): a us-east
+    region failure affects A with every area it uses and B only through centralized
+    areas homed in us-east (if B uses any)."""
+    from caredeck.topology.deployments import deployment_set
+
+    deployment_set(
+        actor=platform_admin, organization=tenant_a, primary_region="us-east",
+        secondary_region="us-west", pops=["pop-ashburn", "pop-san-jose"],
+        connectivity="private_line", areas=["call_routing", "agent_login", "reporting"],
+    )
+    deployment_set(
+        actor=platform_admin, organization=tenant_b, primary_region="us-west",
+        secondary_region="us-east", pops=["pop-san-jose", "pop-ashburn"],
+        connectivity="internet", areas=["call_routing", "agent_login"],
+    )
+    return tenant_a, tenant_b

@@ -150,7 +150,7 @@ def outbox_add(rows: list[dict[str, Any]]) -> list[OutboundMessage]:
     return messages
 
 
-def _render_email(template: str, context: dict) -> dict[str, str]:
+def render_email(template: str, context: dict) -> dict[str, str]:
     context = {"base_url": settings.BASE_URL, **context}
     return {
         "subject": " ".join(
@@ -184,7 +184,7 @@ def email_queue(
                 "recipient": to,
                 "mandatory": True,
                 "attachments": attachments or [],
-                **_render_email(template, context),
+                **render_email(template, context),
             }
         ]
     )[0]
@@ -225,16 +225,39 @@ def notify_users(
     subject and plain text. `dedupe_base` names the event occurrence, e.g. "INC-000042:
     notice:1": with the user and channel it makes each message's unique key.
     """
+    return outbox_add(
+        user_rows(
+            event=event, users=users, dedupe_base=dedupe_base, template=template,
+            context=context, organization=organization, url=url, attachments=attachments,
+        )
+    )
+
+
+def user_rows(
+    *,
+    event: str,
+    users: Iterable,
+    dedupe_base: str,
+    template: str,
+    context: dict,
+    organization=None,
+    url: str = "",
+    attachments: list[dict] | None = None,
+    chosen: dict[int, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of `notify_users`, for callers that write many events at once.
+    `chosen` (user id -> channels) spares the subscription query when already read."""
     kind = event_type(event)
     users = [user for user in users if user.is_active]
     if not users:
         return []
-    rendered = _render_email(template, {**context, "url": url})
-    # One query for everyone's channel choices: an outage notice reaches thousands.
-    chosen = dict(
-        Subscription.objects.filter(event=event, user__in=[u.pk for u in users])
-        .values_list("user_id", "channels")
-    )
+    rendered = render_email(template, {**context, "url": url})
+    if chosen is None:
+        # One query for everyone's channel choices: an outage notice reaches thousands.
+        chosen = dict(
+            Subscription.objects.filter(event=event, user__in=[u.pk for u in users])
+            .values_list("user_id", "channels")
+        )
     rows = []
     for user in users:
         for channel in _channels_from(kind, chosen.get(user.pk)):
@@ -252,7 +275,7 @@ def notify_users(
                     **rendered,
                 }
             )
-    return outbox_add(rows)
+    return rows
 
 
 def notify_webhooks(
@@ -268,6 +291,26 @@ def notify_webhooks(
 ) -> list[OutboundMessage]:
     """Send an organization's event to each of its active endpoints that wants it (or to
     the `endpoints` given, e.g. the one a "send test" click is for)."""
+    return outbox_add(
+        webhook_rows(
+            event=event, organization=organization, dedupe_base=dedupe_base,
+            subject=subject, text=text, url=url, data=data, endpoints=endpoints,
+        )
+    )
+
+
+def webhook_rows(
+    *,
+    event: str,
+    organization,
+    dedupe_base: str,
+    subject: str,
+    text: str,
+    url: str = "",
+    data: dict | None = None,
+    endpoints: Iterable[WebhookEndpoint] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of `notify_webhooks` (see `user_rows`)."""
     if endpoints is None:
         endpoints = [
             endpoint
@@ -276,7 +319,7 @@ def notify_webhooks(
             )
             if not endpoint.events or event in endpoint.events
         ]
-    rows = [
+    return [
         {
             "dedupe_key": f"{dedupe_base}:webhook:{endpoint.pk}"[:200],
             "channel": Channel.WEBHOOK,
@@ -291,7 +334,6 @@ def notify_webhooks(
         }
         for endpoint in endpoints
     ]
-    return outbox_add(rows)
 
 
 # --- Delivery --------------------------------------------------------------------------
