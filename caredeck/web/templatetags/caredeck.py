@@ -33,3 +33,45 @@ def audit_value(value) -> str:
             for k, v in value.items()
         )
     return str(value)
+
+
+# How long before a due time its clock turns amber.
+CLOCK_AMBER_SECONDS = 10 * 60
+
+
+@register.inclusion_tag("_clock.html", takes_context=True)
+def clock(context, due_at, label: str = "", done_at=None):
+    """A due time as UI.md wants it: the absolute time in the viewer's time zone and the
+    relative time, amber shortly before and red once passed (with words, not colour
+    only). `done_at` set: the promise was met at that time (or late, and by how much)."""
+    from django.utils import timezone as tz
+
+    now = tz.now()
+    state, late_by = "ok", None
+    if due_at is None:
+        state = "none"
+    elif done_at is not None:
+        state = "kept" if done_at <= due_at else "missed"
+        late_by = done_at - due_at if done_at > due_at else None
+    elif due_at < now:
+        state = "overdue"
+    elif (due_at - now).total_seconds() <= CLOCK_AMBER_SECONDS:
+        state = "soon"
+    return {"due_at": due_at, "done_at": done_at, "state": state, "label": label,
+            "late_by": late_by, "now": now}
+
+
+@register.filter
+def timeuntil_delta(delta) -> str:
+    """A timedelta as people say it: `4 min`, `1 h 5 min`, `2 d 3 h`."""
+    if delta is None:
+        return ""
+    seconds = int(delta.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes = max(1, round(seconds / 60)) if not (days or hours) else seconds // 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
