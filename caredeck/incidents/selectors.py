@@ -91,3 +91,13 @@ def incidents_list(user, *, status: str = "", q: str = "") -> QuerySet[Incident]
     if q:
         incidents = incidents.filter(Q(title__icontains=q) | Q(number__iexact=q))
     return incidents
+
+
+def notices_of(user, incident: Incident) -> list:
+    """Customer notices sent, for the promise panel (a tenant: only its own)."""
+    from caredeck.incidents.models import Notice
+
+    notices = Notice.objects.filter(incident=incident).select_related("organization")
+    if not sees_every_tenant(user):
+        notices = notices.filter(organization__in=tenants_for(user))
+    return list(notices.order_by("organization__name", "sent_at"))

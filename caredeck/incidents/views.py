@@ -1,0 +1,301 @@
+"""Incident pages. Staff who run incidents declare, scope, update, resolve, publish the
+report and close; every affected tenant's people read their own view of the incident
+(their impact text, the public updates, their own notices), and nothing of other tenants.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from caredeck.accounts.access import has_capability
+from caredeck.accounts.models import User
+from caredeck.accounts.roles import Capability, OrganizationKind
+from caredeck.accounts.selectors import organization_get
+from caredeck.core.exceptions import Conflict
+from caredeck.incidents import forms, selectors, services
+from caredeck.incidents.models import (
+    SEVERITY_DEFINITIONS,
+    EventKind,
+    IncidentStatus,
+    Severity,
+)
+from caredeck.web.forms import add_service_errors
+
+PER_PAGE = 25
+
+
+def _can_run(request) -> bool:
+    return has_capability(request.user, Capability.MANAGE_INCIDENTS)
+
+
+def _require_run(request) -> None:
+    if not _can_run(request):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def incident_list(request):
+    status = request.GET.get("status", "open")
+    if status not in ("open", "all", *IncidentStatus.values):
+        status = "open"
+    q = request.GET.get("q", "").strip()[:100].replace("\x00", "")
+    incidents = selectors.incidents_list(
+        request.user, status="" if status == "all" else status, q=q
+    )
+    page = Paginator(incidents, PER_PAGE).get_page(request.GET.get("page"))
+    staff = selectors.sees_every_tenant(request.user)
+    return render(request, "incidents/incident_list.html", {
+        "page": page, "status": status, "q": q, "staff": staff, "can_run": _can_run(request),
+        "statuses": IncidentStatus.choices,
+    })
+
+
+@login_required
+def incident_new(request):
+    _require_run(request)
+    form = forms.DeclareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_declare(actor=request.user, **form.declare_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, _scope_errors_to_fields(exc))
+        else:
+            count = incident.affected.count()
+            messages.success(request, f"{incident.number} declared; {count} tenant(s) affected.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/incident_form.html", {
+        "form": form, "definitions": SEVERITY_DEFINITIONS, "severities": Severity,
+    })
+
+
+def _scope_errors_to_fields(exc: ValidationError) -> ValidationError:
+    """The service names scope errors `failure`; the form's field is `target`."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    renamed = {("target" if k == "failure" else k): v for k, v in exc.message_dict.items()}
+    return ValidationError(renamed)
+
+
+def _detail_context(request, incident, **extra) -> dict:
+    user = request.user
+    staff = selectors.sees_every_tenant(user)
+    can_run = _can_run(request)
+    affected = selectors.affected_of(user, incident)
+    context = {
+        "incident": incident,
+        "staff": staff,
+        "can_run": can_run,
+        "affected": affected,
+        "current": [a for a in affected if a.removed_at is None],
+        "updates": list(selectors.updates_visible(user, incident)),
+        "timeline": list(selectors.timeline_visible(user, incident).order_by("-at", "-pk")[:200]),
+        "definition": SEVERITY_DEFINITIONS.get(incident.severity, ""),
+        "update_form": forms.UpdateForm(initial={"status": incident.status
+                                                 if incident.is_open else "investigating"}),
+        "evidence_form": forms.EvidenceForm(),
+        "team": list(incident.team.select_related("user")) if staff else [],
+        "notices": selectors.notices_of(user, incident),
+        "review": getattr(incident, "review", None) if staff else None,
+    }
+    if can_run:
+        context["team_form"] = forms.TeamForm(staff=_staff_people())
+    context.update(extra)
+    return context
+
+
+def _staff_people():
+    return User.objects.filter(
+        organization__kind=OrganizationKind.PROVIDER, is_active=True
+    ).order_by("name")
+
+
+@login_required
+@require_GET
+def incident_detail(request, number):
+    incident = selectors.incident_get(request.user, number)
+    return render(request, "incidents/incident_detail.html", _detail_context(request, incident))
+
+
+@login_required
+@require_GET
+def incident_clocks(request, number):
+    """The live clocks (htmx polls this partial while the incident is open)."""
+    incident = selectors.incident_get(request.user, number)
+    return render(request, "incidents/_clocks.html", _detail_context(request, incident))
+
+
+@login_required
+@require_POST
+def incident_update(request, number):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    form = forms.UpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.incident_update_post(actor=request.user, incident=incident,
+                                          **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.reason)
+        else:
+            messages.success(request, "Update posted." if form.cleaned_data["public"]
+                             else "Internal note added.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/incident_detail.html",
+                  _detail_context(request, incident, update_form=form), status=400)
+
+
+@login_required
+def incident_scope(request, number):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    initial = {"scope": forms.SCOPE_FAILURE if incident.failure_target else forms.SCOPE_TENANTS,
+               "target": incident.failure_target, "failure_type": incident.failure_type,
+               "organizations": ", ".join(
+                   incident.affected.filter(removed_at__isnull=True)
+                   .values_list("organization__slug", flat=True))}
+    form = forms.ScopeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_scope_change(actor=request.user, incident=incident,
+                                           **form.scope_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, _scope_errors_to_fields(exc))
+        except Conflict as exc:
+            form.add_error(None, exc.reason)
+        else:
+            messages.success(request, "Scope changed.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/scope_form.html", {"form": form, "incident": incident})
+
+
+@login_required
+def incident_tenant_text(request, number, org):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    organization = organization_get(request.user, org)
+    row = incident.affected.filter(organization=organization).first()
+    if row is None:
+        raise Http404("That tenant is not in this incident.")
+    form = forms.TenantTextForm(request.POST or None, initial={"impact_text": row.impact_text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_tenant_text_set(actor=request.user, incident=incident,
+                                              organization=organization, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Impact text for {organization.name} saved.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/tenant_text_form.html",
+                  {"form": form, "incident": incident, "row": row})
+
+
+@login_required
+def incident_findings(request, number):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    form = forms.FindingsForm(
+        request.POST or None,
+        initial={name: getattr(incident, name) for name in services.FINDINGS_FIELDS},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_findings_set(actor=request.user, incident=incident,
+                                           **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except Conflict as exc:
+            form.add_error(None, exc.reason)
+        else:
+            messages.success(request, "Findings saved.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/findings_form.html", {"form": form, "incident": incident})
+
+
+def _action(request, number, service, done: str):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    try:
+        service(actor=request.user, incident=incident)
+    except (Conflict, ValidationError) as exc:
+        reason = exc.reason if isinstance(exc, Conflict) else " ".join(exc.messages)
+        messages.error(request, reason)
+    else:
+        messages.success(request, done)
+    return redirect("incident-detail", incident.number)
+
+
+@login_required
+@require_POST
+def incident_report_publish(request, number):
+    return _action(request, number, services.incident_report_publish,
+                   "Incident report sent to the affected tenants.")
+
+
+@login_required
+@require_POST
+def incident_close(request, number):
+    return _action(request, number, services.incident_close, "Incident closed.")
+
+
+@login_required
+@require_POST
+def incident_evidence(request, number):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    form = forms.EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.incident_evidence_add(actor=request.user, incident=incident,
+                                           text=form.cleaned_data["text"],
+                                           upload=form.cleaned_data["file"])
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Evidence added to the timeline.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/incident_detail.html",
+                  _detail_context(request, incident, evidence_form=form), status=400)
+
+
+@login_required
+@require_GET
+def incident_evidence_file(request, number, event_id):
+    """Evidence is internal: only staff who see every tenant may download it."""
+    incident = selectors.incident_get(request.user, number)
+    if not selectors.sees_every_tenant(request.user):
+        raise Http404("No such file.")
+    event = incident.timeline.filter(pk=event_id, kind=EventKind.EVIDENCE).first() \
+        if str(event_id).isdigit() else None
+    if event is None or not event.attachment:
+        raise Http404("No such file.")
+    return FileResponse(event.attachment.open("rb"), as_attachment=True,
+                        filename=event.attachment_name or "evidence")
+
+
+@login_required
+@require_POST
+def incident_team(request, number):
+    incident = selectors.incident_get(request.user, number)
+    _require_run(request)
+    form = forms.TeamForm(request.POST, staff=_staff_people())
+    if form.is_valid():
+        try:
+            services.incident_team_add(actor=request.user, incident=incident,
+                                       **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Team updated.")
+            return redirect("incident-detail", incident.number)
+    return render(request, "incidents/incident_detail.html",
+                  _detail_context(request, incident, team_form=form), status=400)
