@@ -18,6 +18,13 @@ SCHEDULE: list[ScheduleEntry] = [
         next_due="caredeck.notify.services.outbox_next_due",
     ),
     ScheduleEntry(
+        name="incident-clocks",
+        description="Remind the incident manager before a customer notice is due and "
+        "escalate to the care managers when one is missed.",
+        run="caredeck.incidents.clocks.enqueue_due",
+        next_due="caredeck.incidents.clocks.next_due",
+    ),
+    ScheduleEntry(
         name="task-results-prune",
         description="Delete finished task results older than 7 days (database backend).",
         run="caredeck.core.maintenance.task_results_prune",
