@@ -101,3 +101,32 @@ def notices_of(user, incident: Incident) -> list:
     if not sees_every_tenant(user):
         notices = notices.filter(organization__in=tenants_for(user))
     return list(notices.order_by("organization__name", "sent_at"))
+
+
+def incident_work_for(user, limit: int = 20) -> list[tuple]:
+    """(incident, "first notice" | "status update", earliest due, tenants due) for the
+    open incidents `user` manages, or every open one for others who run incidents."""
+    from django.db.models import Count, Min
+
+    from caredeck.incidents.models import OPEN_STATUSES
+
+    if not has_capability(user, Capability.MANAGE_INCIDENTS):
+        return []
+    incidents = Incident.objects.filter(status__in=OPEN_STATUSES)
+    if incidents.filter(manager=user).exists():
+        incidents = incidents.filter(manager=user)
+    rows = (
+        AffectedTenant.objects.filter(
+            incident__in=incidents, removed_at__isnull=True, due_at__isnull=False
+        )
+        .values("incident_id", "due_kind")
+        .annotate(due=Min("due_at"), tenants=Count("id"))
+        .order_by("due")[:limit]
+    )
+    by_id = Incident.objects.in_bulk([r["incident_id"] for r in rows])
+    return [
+        (by_id[r["incident_id"]],
+         "first notice" if r["due_kind"] == "first_notice" else "status update",
+         r["due"], r["tenants"])
+        for r in rows
+    ]

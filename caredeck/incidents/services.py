@@ -612,23 +612,37 @@ def incident_resolve(*, actor, incident: Incident, body: str) -> Incident:
     return incident
 
 
+EDITABLE_FIELDS = ("title", "severity", *FINDINGS_FIELDS)
+
+
 def incident_findings_set(*, actor, incident: Incident, **fields) -> Incident:
-    """The forensic and published fields: customer impact and experience, the technical
-    description (internal) and the customer incident report (sent when published)."""
+    """Edit the title and severity, and the forensic and published fields: customer
+    impact and experience, the technical description (internal) and the customer
+    incident report (sent when published)."""
     _require(actor)
-    unknown = set(fields) - set(FINDINGS_FIELDS)
+    unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in unknown})
-    cleaned = {name: _clean_text(name, value, required=False) for name, value in fields.items()}
+    cleaned = {
+        name: _clean_text(name, value, required=name == "title",
+                          max_length=200 if name == "title" else 20000)
+        for name, value in fields.items() if name != "severity"
+    }
+    if "severity" in fields:
+        if fields["severity"] not in Severity.values:
+            raise ValidationError({"severity": [f"Choose one of {', '.join(Severity.values)}."]})
+        cleaned["severity"] = fields["severity"]
     with transaction.atomic():
         incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
+        if incident.status == S.CLOSED:
+            raise Conflict(f"{incident.number} is closed.")
         if incident.report_published_at and "report" in cleaned and \
                 cleaned["report"] != incident.report:
             raise Conflict("The incident report was already published to the tenants.")
-        before = snapshot(incident, FINDINGS_FIELDS)
+        before = snapshot(incident, EDITABLE_FIELDS)
         for name, value in cleaned.items():
             setattr(incident, name, value)
-        changes = changes_between(before, snapshot(incident, FINDINGS_FIELDS))
+        changes = changes_between(before, snapshot(incident, EDITABLE_FIELDS))
         if not changes:
             return incident
         incident.updated_at = timezone.now()

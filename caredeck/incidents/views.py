@@ -5,18 +5,23 @@ report and close; every affected tenant's people read their own view of the inci
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from caredeck.accounts.access import has_capability
 from caredeck.accounts.models import User
 from caredeck.accounts.roles import Capability, OrganizationKind
 from caredeck.accounts.selectors import organization_get
+from caredeck.core.audit import audit_entries_for
 from caredeck.core.exceptions import Conflict
 from caredeck.incidents import forms, selectors, services
 from caredeck.incidents.models import (
@@ -106,8 +111,53 @@ def _detail_context(request, incident, **extra) -> dict:
     }
     if can_run:
         context["team_form"] = forms.TeamForm(staff=_staff_people())
+    first_due = {n.organization_id: n.due_at for n in context["notices"] if n.kind == "first"}
+    for row in affected:
+        # When the first notice was due (detection or joining + the contract's time).
+        row.first_due_at = first_due.get(row.organization_id)
+    context.update(_clock_context(affected))
+    context.update(_promise_context(context["notices"]))
+    if staff:
+        context["history"] = audit_entries_for(incident)[:20]
+        context["history_url"] = reverse("history", args=["incident", incident.number])
     context.update(extra)
     return context
+
+
+CLOCK_ROWS = 100
+PROMISE_ROWS = 60
+
+
+def _clock_context(affected) -> dict:
+    """The most urgent tenants first (overdue, then soonest due), and the counts."""
+    now = timezone.now()
+    soon = now + datetime.timedelta(minutes=10)
+    far = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    ordered = sorted(
+        affected, key=lambda r: (r.removed_at is not None, r.due_at or far, r.organization.name)
+    )
+    current = [r for r in affected if r.removed_at is None and r.due_at]
+    return {
+        "clock_rows": ordered[:CLOCK_ROWS],
+        "clock_rows_more": len(ordered) > CLOCK_ROWS,
+        "clock_summary": {
+            "overdue": sum(1 for r in current if r.due_at < now),
+            "soon": sum(1 for r in current if now <= r.due_at <= soon),
+        },
+    }
+
+
+def _promise_context(notices) -> dict:
+    dued = [n for n in notices if n.due_at is not None]
+    return {
+        "promise_rows": notices[-PROMISE_ROWS:],
+        "promise_rows_more": len(notices) > PROMISE_ROWS,
+        "promise_summary": {
+            "due": len(dued),
+            "kept": sum(1 for n in dued if n.sent_at <= n.due_at),
+            "missed": sum(1 for n in dued if n.sent_at > n.due_at),
+        },
+    }
 
 
 def _staff_people():

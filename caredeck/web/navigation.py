@@ -32,6 +32,7 @@ NAVIGATION = [
     NavItem("Platform", "platform", Capability.VIEW_TENANT, tenant_only=True,
             section="/topology"),
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
+    NavItem("Incidents", "incident-list", staff_only=True, section="/incidents"),
     NavItem("Topology", "topology", staff_only=True, section="/topology"),
     NavItem("Tenants", "organization-list", Capability.VIEW_TENANT, staff_only=True,
             section="/tenants"),

@@ -73,7 +73,22 @@ def _no_designated_contact(user, tenant) -> list[WorkItem]:
     ]
 
 
-WORKLIST_SOURCES = [_access_requests, _pending_invitations, _no_designated_contact]
+def _incident_clocks(user, tenant) -> list[WorkItem]:
+    """Open incidents the user manages (or may run) with a customer notice coming due."""
+    from caredeck.incidents.selectors import incident_work_for
+
+    return [
+        WorkItem(
+            title=f"{incident.number} {incident.title}: {what} due",
+            detail=f"{incident.get_severity_display()} · {count} tenant(s)",
+            url=reverse("incident-detail", args=[incident.number]),
+            due_at=due_at,
+        )
+        for incident, what, due_at, count in incident_work_for(user)
+    ]
+
+
+WORKLIST_SOURCES = [_incident_clocks, _access_requests, _pending_invitations, _no_designated_contact]
 
 
 def worklist_for(user, tenant) -> list[WorkItem]:
