@@ -66,6 +66,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
@@ -88,6 +89,15 @@ from caredeck.accounts.models import (
 from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
+from caredeck.incidents import services as incident_services
+from caredeck.incidents.models import (
+    AffectedTenant,
+    Incident,
+    IncidentUpdate,
+    Notice,
+    TeamMember,
+    TimelineEvent,
+)
 from caredeck.notify import services as notify_services
 from caredeck.notify.models import (
     InAppNotification,
@@ -160,12 +170,16 @@ PROVIDER_ONLY = 3  # the provider's own business (access requests): 403 or 404
 # 403/404 for non-staff outsiders; provider staff may read it.
 CATALOG = 2
 LINK = 1  # an e-mailed link (uid + token): public, nothing to expect but no leak
+# An object A shares with the outsider's tenant (an incident hitting both): the outsider
+# may read its own part; nothing of A may show and nothing may change.
+SHARED = 0
 
 OWNERSHIP_LABEL = {
     TENANT: "an object of tenant A",
     PROVIDER_ONLY: "a provider-only object",
     CATALOG: "the provider's catalog (a product only tenant A has, the platform model)",
     LINK: "an e-mailed link",
+    SHARED: "an object A shares with the outsider's tenant",
 }
 
 
@@ -192,6 +206,11 @@ class World:
     message_a: OutboundMessage
     notification_a: InAppNotification
     cell: FailureImpact  # a cell of the failure matrix
+    incident_a: Incident  # open, affects A only
+    incident_shared: Incident  # open, affects A and B (A's own texts carry the marker)
+    incident_resolved: Incident  # A only, resolved, report written but not yet sent
+    incident_reported: Incident  # A only, resolved, report sent (may be closed)
+    evidence_a: TimelineEvent
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -222,6 +241,8 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     # Password-reset and invitation links of A's administrator, with a made-up token.
     "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
     "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
+    # Evidence attached to A's incident (internal: staff only).
+    "event_id": lambda w: Target(w.evidence_a.pk, TENANT),
 }
 
 
@@ -237,6 +258,10 @@ def history_targets(w: World) -> list[dict[str, Target]]:
         {"kind": Target("product", CATALOG), "object_id": Target(w.product_a.slug, CATALOG)},
         {"kind": Target("message", TENANT), "object_id": Target(w.message_a.pk, TENANT)},
         {"kind": Target("webhook", TENANT), "object_id": Target(w.webhook_a.pk, TENANT)},
+        # Incidents span tenants: their history is for provider staff only.
+        {"kind": Target("incident", TENANT), "object_id": Target(w.incident_a.number, TENANT)},
+        {"kind": Target("incident", TENANT),
+         "object_id": Target(w.incident_shared.number, TENANT)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -246,6 +271,32 @@ def history_targets(w: World) -> list[dict[str, Target]]:
             )
         ),
     ]
+
+
+# Routes whose `number` must name an incident in the state the route acts on.
+INCIDENT_FOR_ROUTE: dict[str, Callable[[World], list[Target]]] = {
+    "incident-report-publish": lambda w: [Target(w.incident_resolved.number, TENANT)],
+    "api:incident-report": lambda w: [Target(w.incident_resolved.number, TENANT)],
+    "incident-close": lambda w: [Target(w.incident_reported.number, TENANT)],
+    "api:incident-close": lambda w: [Target(w.incident_reported.number, TENANT)],
+    # Evidence of A's own incident (the event id below belongs to it).
+    "incident-evidence-file": lambda w: [Target(w.incident_a.number, TENANT)],
+}
+
+
+def number_targets(route, w: World) -> list[Target]:
+    """`number` is a public number (INC-…, MNT-…, PRB-…): which kind follows from the
+    route. An incident route is tried on A's own incident (404 expected) and on one A
+    shares with B (B's people may read their own part, nothing of A's)."""
+    name = (route.name or "").split(":")[-1]
+    if route.name in INCIDENT_FOR_ROUTE:
+        return INCIDENT_FOR_ROUTE[route.name](w)
+    if name.startswith("incident"):
+        return [Target(w.incident_a.number, TENANT), Target(w.incident_shared.number, SHARED)]
+    raise UnknownParameter(
+        f"Route {route.id!r} ({route.template}) takes `number` but number_targets() in "
+        f"{__file__} does not know which kind of object it names."
+    )
 
 
 def _one(name: str, target: Callable[[World], Target]) -> Callable[[World], list[dict]]:
@@ -483,12 +534,58 @@ WRITES: dict[str, list[Write]] = {
         "action": "import",
         "text": catalog_dump_yaml().replace("name: United States", "name: Hijacked States"),
     }, "platform_admin")],
+    # Incidents: an outsider would love to read A's outage story or silence its notices.
+    "incident-new": [Write("POST", lambda w: {
+        "title": "Outsider incident", "severity": "SEV3", "scope": "tenants",
+        "organizations": w.a.slug, "detected_at": _local_now(), "notify": "on",
+    }, "platform_admin")],
+    "incident-update": [Write("POST", lambda w: {
+        "status": "identified", "body": "Hijacked update", "public": "on",
+    }, "platform_admin")],
+    "incident-scope": [Write("POST", lambda w: {
+        "scope": "tenants", "organizations": "globex",
+    }, "platform_admin")],
+    "incident-tenant-text": [Write("POST", lambda w: {"impact_text": "Hijacked"},
+                                   "platform_admin")],
+    "incident-findings": [Write("POST", lambda w: {
+        "customer_impact": "Hijacked", "report": "Hijacked report",
+    }, "platform_admin")],
+    "incident-report-publish": [Write("POST", lambda w: {}, "platform_admin")],
+    "incident-close": [Write("POST", lambda w: {}, "platform_admin")],
+    "incident-evidence": [Write("POST", lambda w: {"text": "Hijacked evidence"},
+                                "platform_admin")],
+    "incident-team": [Write("POST", lambda w: {
+        "user": w.users["tam_of_b_not_a"].pk, "role": "care",
+    }, "platform_admin")],
+    "api:incident-list": [Write("POST", lambda w: {
+        "title": "Outsider incident", "severity": "SEV3", "organizations": [w.a.slug],
+    }, "platform_admin")],
+    "api:incident-detail": [Write("PATCH", lambda w: {"title": "Hijacked"}, "platform_admin")],
+    "api:incident-updates": [Write("POST", lambda w: {
+        "status": "identified", "body": "Hijacked update",
+    }, "platform_admin")],
+    "api:incident-resolve": [Write("POST", lambda w: {"body": "Hijacked"}, "platform_admin")],
+    "api:incident-close": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:incident-report": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:incident-scope": [Write("POST", lambda w: {"organizations": ["globex"]},
+                                 "platform_admin")],
+    "api:incident-evidence": [Write("POST", lambda w: {"text": "Hijacked evidence"},
+                                    "platform_admin")],
+    "api:incident-team": [Write("POST", lambda w: {
+        "user": w.users["tam_of_b_not_a"].pk, "role": "care",
+    }, "platform_admin")],
     # A's deployment: an outsider would love to move it (and so change its impact).
     "topology-deployment-edit": [Write("POST", lambda w: {
         "primary_region": "eu-west-1", "secondary_region": "", "connectivity": "internet",
         "pops": ["pop-london", "pop-frankfurt"], "areas": ["call_routing"],
     }, "platform_admin")],
 }
+
+
+def _local_now() -> str:
+    from django.utils import timezone
+
+    return timezone.localtime().strftime("%Y-%m-%dT%H:%M")
 
 
 def generic_form(w: World) -> dict[str, Any]:
@@ -603,6 +700,14 @@ def targets_of(route: Route, w: World) -> list[dict[str, Target]]:
                     f"{sorted(route.params)}: update it in {__file__}."
                 )
         return combos
+    if "number" in route.params:
+        others = [p for p in route.params if p != "number"]
+        unknown = [p for p in others if p not in OBJECT_PARAMS]
+        if not unknown:
+            return [
+                {"number": number, **{p: OBJECT_PARAMS[p](w) for p in others}}
+                for number in number_targets(route, w)
+            ]
     unknown = [p for p in route.params if p not in OBJECT_PARAMS]
     if unknown:
         raise UnknownParameter(
@@ -769,12 +874,48 @@ def _seed_world() -> World:
     cell = FailureImpact.objects.get(
         failure_type__slug="region_failure", area__slug="call_routing"
     )
+
+    # Incidents: one of A alone, one A shares with B (A's texts and an internal note
+    # carry the marker), and two resolved ones of A for the report and close routes.
+    def declare(title, organizations):
+        return incident_services.incident_declare(
+            actor=root, title=title, severity="SEV2", organizations=organizations,
+            areas=["call_routing"],
+        )
+
+    incident_a = declare("ZEBRA-A-SECRET trunk down", [a.slug])
+    incident_shared = declare("Call routing degraded", [a.slug, b.slug])
+    incident_services.incident_tenant_text_set(
+        actor=root, incident=incident_shared, organization=a,
+        impact_text="ZEBRA-A-SECRET queues in Paris ring out.",
+    )
+    incident_services.incident_update_post(
+        actor=root, incident=incident_shared, status="investigating",
+        body="ZEBRA-A-SECRET asked for a callback.", public=False,
+    )
+    evidence_a = incident_services.incident_evidence_add(
+        actor=root, incident=incident_a, text="ZEBRA-A-SECRET SIP trace",
+        upload=SimpleUploadedFile("zebra-a-secret-sip.log", b"INVITE sip:zebra-a-secret"),
+    )
+    incident_resolved = declare("ZEBRA-A-SECRET recordings late", [a.slug])
+    incident_services.incident_resolve(actor=root, incident=incident_resolved, body="Fixed.")
+    incident_services.incident_findings_set(
+        actor=root, incident=incident_resolved, report="ZEBRA-A-SECRET report draft",
+    )
+    incident_reported = declare("ZEBRA-A-SECRET IVR silent", [a.slug])
+    incident_services.incident_resolve(actor=root, incident=incident_reported, body="Fixed.")
+    incident_services.incident_findings_set(
+        actor=root, incident=incident_reported, report="ZEBRA-A-SECRET report",
+    )
+    incident_services.incident_report_publish(actor=root, incident=incident_reported)
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
         request_pending=request_pending, request_approved=request_approved,
         webhook_a=webhook_a, message_a=message_a, notification_a=notification_a,
-        cell=cell, users=users, bearer=bearer,
+        cell=cell, users=users, bearer=bearer, incident_a=incident_a,
+        incident_shared=incident_shared, incident_resolved=incident_resolved,
+        incident_reported=incident_reported, evidence_a=evidence_a,
     )
 
 
@@ -868,6 +1009,19 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
             Deployment.areas.through.objects, "deployment__organization__slug",
             "functionalarea__slug",
         ),
+        "incidents": rows(
+            Incident.objects, "number", "title", "severity", "status", "manager_id",
+            "failure_target", "customer_impact", "technical_description", "report",
+            "report_published_at", "closed_at",
+        ),
+        "affected tenants": rows(
+            AffectedTenant.objects, "incident_id", "organization_id", "impact_text",
+            "removed_at", "due_at",
+        ),
+        "incident updates": rows(IncidentUpdate.objects, "id", "body", "public"),
+        "incident timeline": rows(TimelineEvent.objects, "id", "kind", "text"),
+        "incident notices": rows(Notice.objects, "id", "organization_id", "kind"),
+        "incident teams": rows(TeamMember.objects, "incident_id", "user_id", "role"),
     }
 
 
@@ -967,7 +1121,7 @@ def markers_for(user: User | None) -> tuple[str, ...]:
 def status_problem(outcome: Outcome, ownership: int | None, staff: bool,
                    probe: Callable[[], Outcome]) -> str | None:
     """What is wrong with the status of an outsider's request naming A's object."""
-    if ownership is None or ownership == LINK or (ownership == CATALOG and staff):
+    if ownership is None or ownership in (LINK, SHARED) or (ownership == CATALOG and staff):
         return None
     allowed = {404} if ownership == TENANT else {403, 404}
     if outcome.status in allowed:
@@ -1171,6 +1325,7 @@ def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
+        "incident",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -1232,7 +1387,7 @@ def test_write_payloads_really_write(world, name, index):
     insider = world.users[write.insider]
     client = Client()
     client.force_login(insider, backend=MODEL_BACKEND)
-    (combo,) = targets_of(route, world)
+    combo = targets_of(route, world)[0]  # A's own object
     url = route.url({p: t.value for p, t in combo.items()})
     before = fingerprint(None)
     outcome = send(client, route, write.method, url, write.body(world), {})
@@ -1270,6 +1425,13 @@ def test_insiders_see_the_markers(world):
         ("platform_admin", "/topology/deployments/"): MARKER,
         ("platform_admin", "/topology/impact/?target=us-east"): MARKER,
         ("platform_admin", f"/topology/impact/?target=pop-ashburn&organization={world.a.slug}"):
+            MARKER,
+        ("platform_admin", f"/incidents/{world.incident_a.number}/"): MARKER,
+        ("platform_admin", f"/incidents/{world.incident_shared.number}/"): MARKER,
+        ("a_customer_admin", f"/incidents/{world.incident_shared.number}/"): MARKER,
+        ("a_customer_admin", f"/api/v1/incidents/{world.incident_shared.number}/"): MARKER,
+        ("a_customer_admin", "/incidents/"): MARKER,
+        ("platform_admin", f"/api/v1/incidents/{world.incident_shared.number}/timeline/"):
             MARKER,
     }
     missing = []

@@ -230,11 +230,13 @@ def incident_scope(request, number):
 @login_required
 def incident_tenant_text(request, number, org):
     incident = selectors.incident_get(request.user, number)
-    _require_run(request)
-    organization = organization_get(request.user, org)
-    row = incident.affected.filter(organization=organization).first()
+    organization = organization_get(request.user, org)  # another tenant: 404 first
+    row = selectors.affected_visible(request.user).filter(
+        incident=incident, organization=organization
+    ).first()
     if row is None:
         raise Http404("That tenant is not in this incident.")
+    _require_run(request)
     form = forms.TenantTextForm(request.POST or None, initial={"impact_text": row.impact_text})
     if request.method == "POST" and form.is_valid():
         try:
