@@ -192,6 +192,10 @@ def load_demo() -> list[Login]:
 
     _demo_deployments(admin)
 
+    from caredeck.incidents.demo import load_demo_incidents
+
+    load_demo_incidents(User.objects.get(email="incident@provider.example"))
+
     if not AccessRequest.objects.exists():
         services.access_request_submit(
             name="Dana Prospect",
