@@ -100,7 +100,9 @@ def _detail_context(request, incident, **extra) -> dict:
         "affected": affected,
         "current": [a for a in affected if a.removed_at is None],
         "updates": list(selectors.updates_visible(user, incident)),
-        "timeline": list(selectors.timeline_visible(user, incident).order_by("-at", "-pk")[:200]),
+        "timeline": _collapse_notices(
+            selectors.timeline_visible(user, incident).order_by("-at", "-pk")[:2000], staff
+        )[:100],
         "definition": SEVERITY_DEFINITIONS.get(incident.severity, ""),
         "update_form": forms.UpdateForm(initial={"status": incident.status
                                                  if incident.is_open else "investigating"}),
@@ -115,7 +117,7 @@ def _detail_context(request, incident, **extra) -> dict:
     for row in affected:
         # When the first notice was due (detection or joining + the contract's time).
         row.first_due_at = first_due.get(row.organization_id)
-    context.update(_clock_context(affected))
+    context.update(_clock_context(affected, request.GET.get("tenants_page")))
     context.update(_promise_context(context["notices"]))
     if staff:
         context["history"] = audit_entries_for(incident)[:20]
@@ -124,12 +126,58 @@ def _detail_context(request, incident, **extra) -> dict:
     return context
 
 
-CLOCK_ROWS = 100
+CLOCK_ROWS = 15
 PROMISE_ROWS = 60
 
 
-def _clock_context(affected) -> dict:
-    """The most urgent tenants first (overdue, then soonest due), and the counts."""
+class _NoticeBatch:
+    """Staff read one line per notice round, not one per tenant (a region can be
+    hundreds of tenants)."""
+
+    kind = EventKind.NOTICE
+    public = True
+    actor = None
+    attachment = None
+
+    def __init__(self, event):
+        self.at, self.pk = event.at, event.pk
+        self.label = event.data.get("notice", "")
+        self.tenants, self.messages = 0, 0
+
+    def add(self, event) -> None:
+        self.tenants += 1
+        self.messages += event.data.get("recipients", 0)
+
+    def get_kind_display(self) -> str:
+        return EventKind.NOTICE.label
+
+    @property
+    def text(self) -> str:
+        from caredeck.incidents.models import NoticeKind
+
+        label = NoticeKind(self.label).label if self.label in NoticeKind.values else "Notice"
+        return f"{label} sent to {self.tenants} tenant(s) ({self.messages} message(s))."
+
+
+def _collapse_notices(events, staff: bool) -> list:
+    if not staff:
+        return list(events)
+    collapsed, batches = [], {}
+    for event in events:
+        if event.kind == EventKind.NOTICE and event.organization_id:
+            key = (event.at, event.data.get("notice"))
+            if key not in batches:
+                batches[key] = _NoticeBatch(event)
+                collapsed.append(batches[key])
+            batches[key].add(event)
+        else:
+            collapsed.append(event)
+    return collapsed
+
+
+def _clock_context(affected, page_number=None) -> dict:
+    """The most urgent tenants first (overdue, then soonest due), a page at a time, and
+    the counts."""
     now = timezone.now()
     soon = now + datetime.timedelta(minutes=10)
     far = datetime.datetime.max.replace(tzinfo=datetime.UTC)
@@ -137,9 +185,10 @@ def _clock_context(affected) -> dict:
         affected, key=lambda r: (r.removed_at is not None, r.due_at or far, r.organization.name)
     )
     current = [r for r in affected if r.removed_at is None and r.due_at]
+    page = Paginator(ordered, CLOCK_ROWS).get_page(page_number)
     return {
-        "clock_rows": ordered[:CLOCK_ROWS],
-        "clock_rows_more": len(ordered) > CLOCK_ROWS,
+        "clock_rows": page.object_list,
+        "clock_page": page,
         "clock_summary": {
             "overdue": sum(1 for r in current if r.due_at < now),
             "soon": sum(1 for r in current if now <= r.due_at <= soon),
