@@ -66,10 +66,12 @@ class OrganizationViewSet(
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.organization_update(
+        organization = services.organization_update(
             actor=self.request.user, organization=serializer.instance,
             platforms=data.pop("platforms", None), contract=data.pop("contract", None), **data,
         )
+        # Answer with the stored terms, not the contract cached before the change.
+        serializer.instance = selectors.organization_get(self.request.user, organization.slug)
 
 
 class UserViewSet(

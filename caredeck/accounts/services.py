@@ -159,7 +159,7 @@ def sla_tiers_clean(value) -> list[dict[str, Any]]:
             )
         tiers.append({"below": str(below), "credit": float(credit)
                       if credit != credit.to_integral_value() else int(credit)})
-    levels = [t["below"] for t in tiers]
+    levels = [Decimal(t["below"]) for t in tiers]
     if len(set(levels)) != len(levels):
         raise ValidationError({"sla_credit_tiers": ["Each level once."]})
     return sorted(tiers, key=lambda t: Decimal(t["below"]), reverse=True)
