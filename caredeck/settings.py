@@ -268,6 +268,8 @@ OUTBOX_PICKUP_GRACE_SECONDS = envint("CAREDECK_OUTBOX_PICKUP_GRACE_SECONDS", 60)
 OUTBOX_BATCH_SIZE = envint("CAREDECK_OUTBOX_BATCH_SIZE", 50)
 WEBHOOK_TIMEOUT_SECONDS = envint("CAREDECK_WEBHOOK_TIMEOUT_SECONDS", 10)
 SCHEDULER_TICK_SECONDS = envint("CAREDECK_SCHEDULER_TICK_SECONDS", 5)
+# How long before a customer notice is due the incident manager is reminded.
+INCIDENT_REMINDER_MINUTES = envint("CAREDECK_INCIDENT_REMINDER_MINUTES", 5)
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
