@@ -1,0 +1,125 @@
+"""An incident from declaration to root-cause analysis, in a real browser.
+
+The incident manager declares it on a phone-sized screen, posts updates, resolves it,
+publishes the report and the RCA; a designated contact of the affected tenant follows
+it and reads only its own story; a designated contact of an unaffected tenant sees
+nothing of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from caredeck.accounts.models import Contract, Organization
+from caredeck.accounts.roles import OrganizationKind
+from caredeck.incidents.models import Incident
+from caredeck.notify.models import OutboundMessage
+from tests.conftest import PASSWORD
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def provider_row(transactional_db):
+    if not Organization.objects.filter(kind=OrganizationKind.PROVIDER).exists():
+        provider = Organization.objects.create(
+            kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
+        )
+        Contract.objects.create(organization=provider)
+
+
+def new_page(browser, live_server, viewport):
+    context = browser.new_context(base_url=live_server.url, viewport=viewport)
+    context.set_default_timeout(8_000)
+    return context.new_page()
+
+
+def sign_in(page, email: str) -> None:
+    page.goto("/login/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/home/$"))
+
+
+def post_update(page, status: str, text: str) -> None:
+    page.get_by_label("Status").select_option(status)
+    page.get_by_role("textbox", name="Update").fill(text)
+    page.get_by_role("button", name="Post").click()
+    expect(page.locator(".messages")).to_contain_text("Update posted.")
+
+
+@pytest.mark.browser
+def test_an_incident_from_declaration_to_rca(
+    browser, live_server, deployed, incident_manager, contact_a, contact_b
+):
+    manager = new_page(browser, live_server, PHONE)
+    sign_in(manager, incident_manager.email)
+    manager.goto("/incidents/new/")
+    manager.get_by_label("Title").fill("Calls fail in US East")
+    manager.get_by_role("radio", name=re.compile("SEV1")).check()
+    manager.get_by_label("Failed element", exact=True).select_option("us-east")
+    manager.get_by_role("button", name="Declare").click()
+    expect(manager.locator(".messages")).to_contain_text("1 tenant(s) affected")
+    number = Incident.objects.get().number
+    expect(manager.get_by_role("heading", level=1)).to_contain_text(number)
+    clocks = manager.locator("#clocks")
+    expect(clocks).to_contain_text("Acme Telecom")
+    expect(clocks).not_to_contain_text("Globex")
+    expect(clocks).to_contain_text("kept")
+
+    post_update(manager, "identified", "A core router in us-east lost its routes.")
+    post_update(manager, "resolved", "Routes restored; calls flow normally.")
+    expect(manager.locator(".objhead")).to_contain_text("Resolved")
+
+    manager.get_by_role("link", name="Findings & report").click()
+    manager.get_by_label("Customer incident report").fill(
+        "Calls failed for 40 minutes after a router lost its routes."
+    )
+    manager.get_by_role("button", name="Save").click()
+    manager.get_by_role("button", name="Publish the report").click()
+    expect(manager.locator(".messages")).to_contain_text("Incident report sent")
+
+    # The designated contact of the affected tenant follows its own story.
+    contact = new_page(browser, live_server, {"width": 1280, "height": 900})
+    sign_in(contact, contact_a.email)
+    contact.goto("/incidents/?status=all")
+    contact.get_by_role("link", name=re.compile(number)).click()
+    main = contact.locator("main")
+    expect(main).to_contain_text("What Acme Telecom may notice")
+    expect(main).to_contain_text("Routes restored; calls flow normally.")
+    expect(main).to_contain_text("Calls failed for 40 minutes")
+    expect(main).not_to_contain_text("Globex")
+    expect(main.get_by_role("button", name="Post")).to_have_count(0)
+    mails = OutboundMessage.objects.filter(recipient=contact_a.email, channel="email")
+    assert mails.filter(subject__contains="First notice").count() == 1
+    assert mails.filter(subject__contains="incident report").count() == 1
+
+    # The unaffected tenant's contact sees nothing of it.
+    other = new_page(browser, live_server, {"width": 1280, "height": 900})
+    sign_in(other, contact_b.email)
+    other.goto("/incidents/?status=all")
+    expect(other.locator("main")).not_to_contain_text(number)
+    other.goto(f"/incidents/{number}/")
+    expect(other.get_by_role("heading", level=1)).to_have_text("Not found")
+    assert not OutboundMessage.objects.filter(recipient=contact_b.email).exists()
