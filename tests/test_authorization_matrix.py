@@ -90,6 +90,13 @@ from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Ro
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
 from caredeck.incidents import services as incident_services
+from caredeck.maintenance import services as maintenance_services
+from caredeck.maintenance.models import (
+    Maintenance,
+    MaintenanceClock,
+    MaintenanceNotice,
+    MaintenanceTenant,
+)
 from caredeck.incidents.models import (
     AffectedTenant,
     Incident,
@@ -211,6 +218,10 @@ class World:
     incident_resolved: Incident  # A only, resolved, report written but not yet sent
     incident_reported: Incident  # A only, resolved, report sent (may be closed)
     evidence_a: TimelineEvent
+    maintenance_a: Maintenance  # scheduled in two days, A only
+    maintenance_shared: Maintenance  # A and B (A's own text carries the marker)
+    maintenance_soon: Maintenance  # A only, starts within the hour: may be started
+    maintenance_running: Maintenance  # A only, in progress: may be completed
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -262,6 +273,8 @@ def history_targets(w: World) -> list[dict[str, Target]]:
         {"kind": Target("incident", TENANT), "object_id": Target(w.incident_a.number, TENANT)},
         {"kind": Target("incident", TENANT),
          "object_id": Target(w.incident_shared.number, TENANT)},
+        {"kind": Target("maintenance", TENANT),
+         "object_id": Target(w.maintenance_shared.number, TENANT)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -281,6 +294,11 @@ INCIDENT_FOR_ROUTE: dict[str, Callable[[World], list[Target]]] = {
     "api:incident-close": lambda w: [Target(w.incident_reported.number, TENANT)],
     # Evidence of A's own incident (the event id below belongs to it).
     "incident-evidence-file": lambda w: [Target(w.incident_a.number, TENANT)],
+    # Maintenance windows in the state each action needs.
+    "maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
+    "api:maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
+    "maintenance-complete": lambda w: [Target(w.maintenance_running.number, TENANT)],
+    "api:maintenance-complete": lambda w: [Target(w.maintenance_running.number, TENANT)],
 }
 
 
@@ -293,6 +311,9 @@ def number_targets(route, w: World) -> list[Target]:
         return INCIDENT_FOR_ROUTE[route.name](w)
     if name.startswith("incident"):
         return [Target(w.incident_a.number, TENANT), Target(w.incident_shared.number, SHARED)]
+    if name.startswith("maintenance"):
+        return [Target(w.maintenance_a.number, TENANT),
+                Target(w.maintenance_shared.number, SHARED)]
     raise UnknownParameter(
         f"Route {route.id!r} ({route.template}) takes `number` but number_targets() in "
         f"{__file__} does not know which kind of object it names."
@@ -574,6 +595,36 @@ WRITES: dict[str, list[Write]] = {
     "api:incident-team": [Write("POST", lambda w: {
         "user": w.users["tam_of_b_not_a"].pk, "role": "care",
     }, "platform_admin")],
+    # Maintenance: an outsider would love to learn A's windows or move them.
+    "maintenance-new": [Write("POST", lambda w: {
+        "title": "Outsider window", "impact": "Calls may drop.",
+        "starts_at": _local_in(days=2), "ends_at": _local_in(days=2, hours=1),
+        "owner": w.users["platform_admin"].pk, "scope": "tenants", "organizations": w.a.slug,
+    }, "platform_admin")],
+    "maintenance-reschedule": [Write("POST", lambda w: {
+        "title": "Hijacked window", "impact": "Hijacked",
+        "starts_at": _local_in(days=3), "ends_at": _local_in(days=3, hours=1),
+        "owner": w.users["platform_admin"].pk,
+    }, "platform_admin")],
+    "maintenance-scope": [Write("POST", lambda w: {
+        "scope": "tenants", "organizations": "globex",
+    }, "platform_admin")],
+    "maintenance-start": [Write("POST", lambda w: {}, "platform_admin")],
+    "maintenance-complete": [Write("POST", lambda w: {}, "platform_admin")],
+    "maintenance-cancel": [Write("POST", lambda w: {"reason": "Hijacked"}, "platform_admin")],
+    "api:maintenance-list": [Write("POST", lambda w: {
+        "title": "Outsider window", "impact": "Calls may drop.",
+        "starts_at": _iso_in(days=2), "ends_at": _iso_in(days=2, hours=1),
+        "organizations": [w.a.slug],
+    }, "platform_admin")],
+    "api:maintenance-detail": [Write("PATCH", lambda w: {
+        "title": "Hijacked window", "starts_at": _iso_in(days=3),
+        "ends_at": _iso_in(days=3, hours=1),
+    }, "platform_admin")],
+    "api:maintenance-start": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:maintenance-complete": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:maintenance-cancel": [Write("POST", lambda w: {"reason": "Hijacked"},
+                                     "platform_admin")],
     # A's deployment: an outsider would love to move it (and so change its impact).
     "topology-deployment-edit": [Write("POST", lambda w: {
         "primary_region": "eu-west-1", "secondary_region": "", "connectivity": "internet",
@@ -586,6 +637,22 @@ def _local_now() -> str:
     from django.utils import timezone
 
     return timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+
+
+def _local_in(**delta) -> str:
+    import datetime
+
+    from django.utils import timezone
+
+    return (timezone.localtime() + datetime.timedelta(**delta)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _iso_in(**delta) -> str:
+    import datetime
+
+    from django.utils import timezone
+
+    return (timezone.now() + datetime.timedelta(**delta)).isoformat()
 
 
 def generic_form(w: World) -> dict[str, Any]:
@@ -908,6 +975,30 @@ def _seed_world() -> World:
         actor=root, incident=incident_reported, report="ZEBRA-A-SECRET report",
     )
     incident_services.incident_report_publish(actor=root, incident=incident_reported)
+
+    # Maintenance windows: A's own, one shared with B, one about to start, one running.
+    def window(title, organizations, starts_in, hours=2):
+        import datetime
+
+        from django.utils import timezone
+
+        starts = timezone.now() + starts_in
+        return maintenance_services.maintenance_schedule(
+            actor=root, title=title, impact="Calls may drop for a minute.",
+            starts_at=starts, ends_at=starts + datetime.timedelta(hours=hours),
+            organizations=organizations, areas=["call_routing"],
+        )
+
+    import datetime as _dt
+
+    maintenance_a = window("ZEBRA-A-SECRET SBC upgrade", [a.slug], _dt.timedelta(days=2))
+    maintenance_shared = window("Router firmware", [a.slug, b.slug], _dt.timedelta(days=2))
+    MaintenanceTenant.objects.filter(maintenance=maintenance_shared, organization=a).update(
+        impact_text="ZEBRA-A-SECRET Paris queues pause."
+    )
+    maintenance_soon = window("ZEBRA-A-SECRET trunk swap", [a.slug], _dt.timedelta(minutes=30))
+    maintenance_running = window("ZEBRA-A-SECRET IVR patch", [a.slug], _dt.timedelta(minutes=20))
+    maintenance_services.maintenance_start(actor=root, maintenance=maintenance_running)
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
@@ -916,6 +1007,8 @@ def _seed_world() -> World:
         cell=cell, users=users, bearer=bearer, incident_a=incident_a,
         incident_shared=incident_shared, incident_resolved=incident_resolved,
         incident_reported=incident_reported, evidence_a=evidence_a,
+        maintenance_a=maintenance_a, maintenance_shared=maintenance_shared,
+        maintenance_soon=maintenance_soon, maintenance_running=maintenance_running,
     )
 
 
@@ -1022,6 +1115,16 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         "incident timeline": rows(TimelineEvent.objects, "id", "kind", "text"),
         "incident notices": rows(Notice.objects, "id", "organization_id", "kind"),
         "incident teams": rows(TeamMember.objects, "incident_id", "user_id", "role"),
+        "maintenance windows": rows(
+            Maintenance.objects, "number", "title", "impact", "starts_at", "ends_at", "status",
+            "owner_id", "sequence",
+        ),
+        "maintenance tenants": rows(
+            MaintenanceTenant.objects, "maintenance_id", "organization_id", "impact_text",
+            "removed_at",
+        ),
+        "maintenance clocks": rows(MaintenanceClock.objects, "id", "kind", "due_at", "done_at"),
+        "maintenance notices": rows(MaintenanceNotice.objects, "id", "organization_id", "kind"),
     }
 
 
@@ -1325,7 +1428,7 @@ def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
-        "incident",
+        "incident", "maintenance",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -1433,6 +1536,10 @@ def test_insiders_see_the_markers(world):
         ("a_customer_admin", "/incidents/"): MARKER,
         ("platform_admin", f"/api/v1/incidents/{world.incident_shared.number}/timeline/"):
             MARKER,
+        ("platform_admin", f"/maintenance/{world.maintenance_shared.number}/"): MARKER,
+        ("a_customer_admin", f"/maintenance/{world.maintenance_shared.number}/"): MARKER,
+        ("a_customer_admin", f"/api/v1/maintenances/{world.maintenance_shared.number}/"): MARKER,
+        ("a_customer_admin", "/maintenance/"): MARKER,
     }
     missing = []
     for (key, url), marker in seen.items():

@@ -193,8 +193,10 @@ def load_demo() -> list[Login]:
     _demo_deployments(admin)
 
     from caredeck.incidents.demo import load_demo_incidents
+    from caredeck.maintenance.demo import load_demo_maintenance
 
     load_demo_incidents(User.objects.get(email="incident@provider.example"))
+    load_demo_maintenance(admin)
 
     if not AccessRequest.objects.exists():
         services.access_request_submit(

@@ -187,7 +187,10 @@ def test_due_while_everything_was_down_is_enqueued_once(db, clock, monkeypatch):
     monkeypatch.setattr("caredeck.notify.tasks.deliver_messages", task)
 
     # Both schedulers come back; each ticks twice before the worker gets to the task.
-    assert tick("machine-a") == {"outbox-delivery": 1, "task-results-prune": 0}
+    counts = tick("machine-a")
+    assert counts["outbox-delivery"] == 1
+    assert set(counts) == {entry.name for entry in SCHEDULE}  # every entry was asked
+    assert sum(counts.values()) == 1
     assert tick("machine-b") is None
     assert tick("machine-a")["outbox-delivery"] == 0
     clock.shift(datetime.timedelta(seconds=5))
@@ -265,8 +268,10 @@ def test_schedule_list_shows_every_entry_with_its_next_due_time(db, clock):
     for entry in SCHEDULE:
         (line,) = [line for line in lines if line.startswith(entry.name + " ")]
         due = next_due_of(entry)
-        assert due is not None
-        assert f"{due:%Y-%m-%d %H:%M:%S}" in line
+        # A clock source with nothing stored (no incident open here) has no due time.
+        assert due is not None or entry.next_due, entry.name
+        if due is not None:
+            assert f"{due:%Y-%m-%d %H:%M:%S}" in line
         assert entry.description in text
     assert "2030-03-04 09:07:00" in text  # the message's retry
     assert "2030-03-04 14:00:00" in text  # the prune job: 6 h after its last run
