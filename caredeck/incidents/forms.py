@@ -12,63 +12,11 @@ from caredeck.incidents.models import (
     Severity,
     TeamRole,
 )
-from caredeck.topology.models import FailureType, FunctionalArea, Pop, Region, Zone
-
-SCOPE_FAILURE = "failure"
-SCOPE_TENANTS = "tenants"
+from caredeck.topology import forms as topology_forms
 
 
-def failure_target_choices() -> list:
-    """The elements that can fail, grouped as people look for them."""
-    return [
-        ("", "— choose the failed element —"),
-        ("Regions", [(r.slug, f"{r.name} ({r.slug})") for r in Region.objects.order_by("slug")]),
-        ("Availability zones", [(z.slug, f"{z.name} ({z.slug})")
-                                for z in Zone.objects.order_by("slug")]),
-        ("Points of presence", [(p.slug, f"{p.name} ({p.slug})")
-                                for p in Pop.objects.order_by("slug")]),
-    ]
-
-
-class ScopeForm(forms.Form):
-    scope = forms.ChoiceField(
-        label="Scope", widget=forms.RadioSelect, initial=SCOPE_FAILURE,
-        choices=[(SCOPE_FAILURE, "A failed element: the impact analysis finds the tenants"),
-                 (SCOPE_TENANTS, "Chosen tenants and functional areas")],
-    )
-    target = forms.ChoiceField(label="Failed element", required=False)
-    failure_type = forms.ChoiceField(
-        label="Failure type", required=False,
-        help_text="Leave empty to follow from the element (a PoP: by each tenant's connectivity).",
-    )
-    organizations = forms.CharField(
-        label="Tenants", required=False, max_length=5000,
-        help_text="Tenant ids separated by commas, e.g. acme, globex.",
-    )
-    areas = forms.MultipleChoiceField(
-        label="Functional areas", required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every area each tenant uses.",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["target"].choices = failure_target_choices()
-        self.fields["failure_type"].choices = [("", "— from the element —")] + [
-            (f.slug, f.name) for f in FailureType.objects.order_by("position", "slug")
-        ]
-        self.fields["areas"].choices = [
-            (a.slug, a.name) for a in FunctionalArea.objects.order_by("position", "slug")
-        ]
-
-    def scope_kwargs(self) -> dict:
-        data = self.cleaned_data
-        if data["scope"] == SCOPE_FAILURE:
-            if not data["target"]:
-                return {"failure": {"target": ""}}
-            return {"failure": {"target": data["target"],
-                                "failure": data["failure_type"] or None}}
-        slugs = [s.strip() for s in data["organizations"].split(",") if s.strip()]
-        return {"organizations": slugs, "areas": data["areas"]}
+class ScopeForm(topology_forms.ScopeForm):
+    TARGET_LABEL = "Failed element"
 
 
 class DeclareForm(ScopeForm):

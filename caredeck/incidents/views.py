@@ -256,12 +256,9 @@ def incident_update(request, number):
 def incident_scope(request, number):
     incident = selectors.incident_get(request.user, number)
     _require_run(request)
-    initial = {"scope": forms.SCOPE_FAILURE if incident.failure_target else forms.SCOPE_TENANTS,
-               "target": incident.failure_target, "failure_type": incident.failure_type,
-               "organizations": ", ".join(
-                   incident.affected.filter(removed_at__isnull=True)
-                   .values_list("organization__slug", flat=True))}
-    form = forms.ScopeForm(request.POST or None, initial=initial)
+    rows = list(incident.affected.filter(removed_at__isnull=True).select_related("organization"))
+    form = forms.ScopeForm(request.POST or None,
+                           initial=forms.ScopeForm.initial_for(incident, rows))
     if request.method == "POST" and form.is_valid():
         try:
             services.incident_scope_change(actor=request.user, incident=incident,

@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from caredeck.accounts.models import User
 from caredeck.accounts.roles import ROLE_CAPABILITIES, Capability, OrganizationKind
-from caredeck.topology.models import FailureType, FunctionalArea, Pop, Region, Zone
+from caredeck.topology import forms as topology_forms
 from caredeck.web.forms import add_service_errors
 
-SCOPE_FAILURE = "failure"
-SCOPE_TENANTS = "tenants"
+SCOPE_FAILURE = topology_forms.SCOPE_FAILURE
+SCOPE_TENANTS = topology_forms.SCOPE_TENANTS
 MINUTE_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -33,18 +33,6 @@ def owner_choices():
         .distinct()
         .order_by("name")
     )
-
-
-def failure_target_choices() -> list:
-    """The elements that can be taken down, grouped as people look for them."""
-    return [
-        ("", "— choose the element under maintenance —"),
-        ("Regions", [(r.slug, f"{r.name} ({r.slug})") for r in Region.objects.order_by("slug")]),
-        ("Availability zones", [(z.slug, f"{z.name} ({z.slug})")
-                                for z in Zone.objects.order_by("slug")]),
-        ("Points of presence", [(p.slug, f"{p.name} ({p.slug})")
-                                for p in Pop.objects.order_by("slug")]),
-    ]
 
 
 class WindowForm(forms.Form):
@@ -92,71 +80,8 @@ class WindowForm(forms.Form):
         return kwargs
 
 
-class ScopeForm(forms.Form):
-    """Who it concerns: an element taken down (the impact analysis finds the tenants and
-    writes their texts) or chosen tenants and functional areas."""
-
-    scope = forms.ChoiceField(
-        label="Scope", widget=forms.RadioSelect, initial=SCOPE_FAILURE,
-        choices=[
-            (SCOPE_FAILURE, "An element goes down: the impact analysis finds the tenants"),
-            (SCOPE_TENANTS, "Chosen tenants and functional areas"),
-        ],
-    )
-    target = forms.ChoiceField(label="Element under maintenance", required=False)
-    failure_type = forms.ChoiceField(
-        label="Failure type", required=False,
-        help_text="Leave empty to follow from the element (a PoP: by each tenant's "
-        "connectivity).",
-    )
-    organizations = forms.CharField(
-        label="Tenants", required=False, max_length=5000,
-        help_text="Tenant ids separated by commas, e.g. acme, globex.",
-    )
-    areas = forms.MultipleChoiceField(
-        label="Functional areas", required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every area each tenant uses.",
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["target"].choices = failure_target_choices()
-        self.fields["failure_type"].choices = [("", "— from the element —")] + [
-            (f.slug, f.name) for f in FailureType.objects.order_by("position", "slug")
-        ]
-        self.fields["areas"].choices = [
-            (a.slug, a.name) for a in FunctionalArea.objects.order_by("position", "slug")
-        ]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("scope") == SCOPE_FAILURE and not data.get("target"):
-            self.add_error("target", "Choose the element under maintenance.")
-        if data.get("scope") == SCOPE_TENANTS and not (data.get("organizations") or "").strip():
-            self.add_error("organizations", "Name at least one tenant.")
-        return data
-
-    def scope_kwargs(self) -> dict:
-        data = self.cleaned_data
-        if data["scope"] == SCOPE_FAILURE:
-            return {"failure": {"target": data["target"],
-                                "failure": data["failure_type"] or None}}
-        slugs = [s.strip() for s in data["organizations"].split(",") if s.strip()]
-        return {"organizations": slugs, "areas": list(data["areas"])}
-
-    @staticmethod
-    def initial_for(maintenance, rows) -> dict:
-        """The current scope as the form shows it. Areas are pre-ticked only when every
-        tenant has the same ones (else "none ticked": each tenant's own)."""
-        if maintenance.failure_target:
-            return {"scope": SCOPE_FAILURE, "target": maintenance.failure_target,
-                    "failure_type": maintenance.failure_type}
-        area_sets = {tuple(sorted(a["area"] for a in row.areas)) for row in rows}
-        return {
-            "scope": SCOPE_TENANTS,
-            "organizations": ", ".join(row.organization.slug for row in rows),
-            "areas": list(area_sets.pop()) if len(area_sets) == 1 else [],
-        }
+class ScopeForm(topology_forms.ScopeForm):
+    TARGET_LABEL = "Element under maintenance"
 
 
 class ScheduleForm(WindowForm, ScopeForm):

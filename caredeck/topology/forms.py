@@ -10,10 +10,12 @@ from caredeck.topology.models import (
     AreaScope,
     Connectivity,
     FailureImpact,
+    FailureType,
     FunctionalArea,
     Geography,
     Pop,
     Region,
+    Zone,
 )
 
 PERCENT_HELP = "In percent, e.g. 99.99."
@@ -255,3 +257,95 @@ class DeploymentForm(forms.Form):
 
 def _region_label(region: Region) -> str:
     return f"{region.name} ({region.geography.name})"
+
+
+# --- The scope of an incident or a maintenance window ----------------------------------
+
+SCOPE_FAILURE = "failure"
+SCOPE_TENANTS = "tenants"
+
+
+def failure_target_choices(prompt: str) -> list:
+    """The elements that can go down, grouped as people look for them."""
+    return [
+        ("", prompt),
+        ("Regions", [(r.slug, f"{r.name} ({r.slug})") for r in Region.objects.order_by("slug")]),
+        ("Availability zones", [(z.slug, f"{z.name} ({z.slug})")
+                                for z in Zone.objects.order_by("slug")]),
+        ("Points of presence", [(p.slug, f"{p.name} ({p.slug})")
+                                for p in Pop.objects.order_by("slug")]),
+    ]
+
+
+class ScopeForm(forms.Form):
+    """Who an incident or a window concerns: an element that goes down (the impact
+    analysis finds the tenants and writes their texts) or chosen tenants and areas.
+    Subclasses name the element for their case (`TARGET_LABEL`)."""
+
+    TARGET_LABEL = "Failed element"
+
+    scope = forms.ChoiceField(
+        label="Scope", widget=forms.RadioSelect, initial=SCOPE_FAILURE,
+        choices=[
+            (SCOPE_FAILURE, "An element goes down: the impact analysis finds the tenants"),
+            (SCOPE_TENANTS, "Chosen tenants and functional areas"),
+        ],
+    )
+    target = forms.ChoiceField(required=False)
+    failure_type = forms.ChoiceField(
+        label="Failure type", required=False,
+        help_text="Leave empty to follow from the element (a PoP: by each tenant's "
+        "connectivity).",
+    )
+    organizations = forms.CharField(
+        label="Tenants", required=False, max_length=5000,
+        help_text="Tenant ids separated by commas, e.g. acme, globex.",
+    )
+    areas = forms.MultipleChoiceField(
+        label="Functional areas", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every area each tenant uses.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].label = self.TARGET_LABEL
+        self.fields["target"].choices = failure_target_choices(
+            f"— choose the {self.TARGET_LABEL.lower()} —"
+        )
+        self.fields["failure_type"].choices = [("", "— from the element —")] + [
+            (f.slug, f.name) for f in FailureType.objects.order_by("position", "slug")
+        ]
+        self.fields["areas"].choices = [
+            (a.slug, a.name) for a in FunctionalArea.objects.order_by("position", "slug")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") == SCOPE_FAILURE and not data.get("target"):
+            self.add_error("target", f"Choose the {self.TARGET_LABEL.lower()}.")
+        if data.get("scope") == SCOPE_TENANTS and not (data.get("organizations") or "").strip():
+            self.add_error("organizations", "Name at least one tenant.")
+        return data
+
+    def scope_kwargs(self) -> dict:
+        data = self.cleaned_data
+        if data["scope"] == SCOPE_FAILURE:
+            return {"failure": {"target": data["target"],
+                                "failure": data["failure_type"] or None}}
+        slugs = [s.strip() for s in data["organizations"].split(",") if s.strip()]
+        return {"organizations": slugs, "areas": list(data["areas"])}
+
+    @staticmethod
+    def initial_for(obj, rows) -> dict:
+        """The current scope of an incident or window as the form shows it. Areas are
+        pre-ticked only when every tenant has the same ones (else "none ticked": each
+        tenant's own)."""
+        if obj.failure_target:
+            return {"scope": SCOPE_FAILURE, "target": obj.failure_target,
+                    "failure_type": obj.failure_type}
+        area_sets = {tuple(sorted(a["area"] for a in row.areas)) for row in rows}
+        return {
+            "scope": SCOPE_TENANTS,
+            "organizations": ", ".join(row.organization.slug for row in rows),
+            "areas": list(area_sets.pop()) if len(area_sets) == 1 else [],
+        }
