@@ -270,6 +270,8 @@ WEBHOOK_TIMEOUT_SECONDS = envint("CAREDECK_WEBHOOK_TIMEOUT_SECONDS", 10)
 SCHEDULER_TICK_SECONDS = envint("CAREDECK_SCHEDULER_TICK_SECONDS", 5)
 # How long before a customer notice is due the incident manager is reminded.
 INCIDENT_REMINDER_MINUTES = envint("CAREDECK_INCIDENT_REMINDER_MINUTES", 5)
+# The provider's public status page (/public-status/): no tenant names, no sign-in.
+CAREDECK_PUBLIC_STATUS = envbool("CAREDECK_PUBLIC_STATUS", True)
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -90,6 +90,7 @@ from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Ro
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
 from caredeck.incidents import services as incident_services
+from caredeck.status.models import FeedToken
 from caredeck.maintenance import services as maintenance_services
 from caredeck.maintenance.models import (
     Maintenance,
@@ -164,6 +165,10 @@ PUBLIC: dict[str, frozenset[str]] = {
     # The API's description (no data): the OpenAPI document and its browsable docs.
     "api-schema": ANY_METHOD,
     "api-docs": ANY_METHOD,
+    # The provider's public status page (no tenant names) and tenants' feeds, whose
+    # secret is the token in the URL (feed readers cannot sign in).
+    "public-status": ANY_METHOD,
+    "status-feed": ANY_METHOD,
     # Anyone may ask for access over the API; reading requests is for administrators.
     "api:access-request-list": frozenset({"POST"}),
 }
@@ -625,6 +630,8 @@ WRITES: dict[str, list[Write]] = {
     "api:maintenance-complete": [Write("POST", lambda w: {}, "platform_admin")],
     "api:maintenance-cancel": [Write("POST", lambda w: {"reason": "Hijacked"},
                                      "platform_admin")],
+    # A tenant's status feed URL: its administrator may renew it (the old URL dies).
+    "status-feed-renew": [Write("POST", lambda w: {}, "a_customer_admin")],
     # A's deployment: an outsider would love to move it (and so change its impact).
     "topology-deployment-edit": [Write("POST", lambda w: {
         "primary_region": "eu-west-1", "secondary_region": "", "connectivity": "internet",
@@ -999,6 +1006,7 @@ def _seed_world() -> World:
     maintenance_soon = window("ZEBRA-A-SECRET trunk swap", [a.slug], _dt.timedelta(minutes=30))
     maintenance_running = window("ZEBRA-A-SECRET IVR patch", [a.slug], _dt.timedelta(minutes=20))
     maintenance_services.maintenance_start(actor=root, maintenance=maintenance_running)
+    FeedToken.objects.create(organization=a)
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
@@ -1031,8 +1039,12 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
     own_org = actor.organization_id if actor is not None else None
     audit = AuditEntry.objects.exclude(object_kind="user", object_id=str(me))
     webhooks = WebhookEndpoint.objects.all()
+    feeds = FeedToken.objects.all()
     if own_org is not None:
+        feeds = feeds.exclude(organization_id=own_org)
         audit = audit.exclude(object_kind="webhook", organization_id=own_org)
+        # Renewing one's own tenant's status feed URL is one's own business.
+        audit = audit.exclude(action="status_feed_renewed", organization_id=own_org)
         webhooks = webhooks.exclude(organization_id=own_org)
 
     def rows(queryset, *fields) -> frozenset:
@@ -1125,6 +1137,7 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         ),
         "maintenance clocks": rows(MaintenanceClock.objects, "id", "kind", "due_at", "done_at"),
         "maintenance notices": rows(MaintenanceNotice.objects, "id", "organization_id", "kind"),
+        "status feed tokens": rows(feeds, "organization_id", "token"),
     }
 
 
@@ -1540,6 +1553,10 @@ def test_insiders_see_the_markers(world):
         ("a_customer_admin", f"/maintenance/{world.maintenance_shared.number}/"): MARKER,
         ("a_customer_admin", f"/api/v1/maintenances/{world.maintenance_shared.number}/"): MARKER,
         ("a_customer_admin", "/maintenance/"): MARKER,
+        ("a_customer_admin", "/status/"): MARKER,
+        ("a_customer_admin", "/api/v1/status/"): MARKER,
+        ("a_customer_admin", "/reports/sla/"): MARKER,
+        ("platform_admin", "/reports/sla/"): MARKER,
     }
     missing = []
     for (key, url), marker in seen.items():

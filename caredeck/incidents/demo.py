@@ -50,16 +50,20 @@ def load_demo_incidents(manager) -> None:
     if Incident.objects.exists():
         return
     with transaction.atomic():
+        # Each step, then the whole incident so far moved back: 25 min from detection to
+        # the update, 23 more to the resolution.
         past = services.incident_declare(
             actor=manager, title="Calls to agents fail in the London PoP", severity="SEV2",
             failure={"target": "pop-london"},
             first_notice="Calls reaching agents through our London point of presence fail "
             "to connect. Engineers are re-routing traffic.",
         )
+        _shift(past, datetime.timedelta(minutes=25))
         services.incident_update_post(
             actor=manager, incident=past, status="identified",
             body="A carrier cross-connect in London failed; traffic moves to Frankfurt.",
         )
+        _shift(past, datetime.timedelta(minutes=23))
         services.incident_resolve(actor=manager, incident=past,
                                   body="All calls flow through Frankfurt; London is repaired.")
         services.incident_findings_set(
@@ -78,6 +82,7 @@ def load_demo_incidents(manager) -> None:
             actor=manager, title="Historical reports delayed in us-west", severity="SEV3",
             failure={"target": "us-west-b"},
         )
+        _shift(minor, datetime.timedelta(hours=2, minutes=10))
         services.incident_resolve(actor=manager, incident=minor,
                                   body="Reports have caught up; nothing was lost.")
         _shift(minor, datetime.timedelta(days=6, hours=5))
