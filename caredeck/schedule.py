@@ -25,6 +25,20 @@ SCHEDULE: list[ScheduleEntry] = [
         next_due="caredeck.incidents.clocks.next_due",
     ),
     ScheduleEntry(
+        name="maintenance-clocks",
+        description="Maintenance windows: reminders 72 h, 24 h and 1 h before, the start, "
+        "and the end (or the overrun alert) at their stored times.",
+        run="caredeck.maintenance.clocks.enqueue_due",
+        next_due="caredeck.maintenance.clocks.next_due",
+    ),
+    ScheduleEntry(
+        name="problem-reminders",
+        description="Problem management: remind the owner one business day before a "
+        "root-cause analysis is due, and action-item owners on the due date.",
+        run="caredeck.problems.clocks.reminders_enqueue_due",
+        next_due="caredeck.problems.clocks.reminders_next_due",
+    ),
+    ScheduleEntry(
         name="task-results-prune",
         description="Delete finished task results older than 7 days (database backend).",
         run="caredeck.core.maintenance.task_results_prune",

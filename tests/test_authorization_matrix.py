@@ -90,14 +90,6 @@ from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Ro
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
 from caredeck.incidents import services as incident_services
-from caredeck.status.models import FeedToken
-from caredeck.maintenance import services as maintenance_services
-from caredeck.maintenance.models import (
-    Maintenance,
-    MaintenanceClock,
-    MaintenanceNotice,
-    MaintenanceTenant,
-)
 from caredeck.incidents.models import (
     AffectedTenant,
     Incident,
@@ -105,6 +97,13 @@ from caredeck.incidents.models import (
     Notice,
     TeamMember,
     TimelineEvent,
+)
+from caredeck.maintenance import services as maintenance_services
+from caredeck.maintenance.models import (
+    Maintenance,
+    MaintenanceClock,
+    MaintenanceNotice,
+    MaintenanceTenant,
 )
 from caredeck.notify import services as notify_services
 from caredeck.notify.models import (
@@ -115,6 +114,9 @@ from caredeck.notify.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from caredeck.problems import services as problem_services
+from caredeck.problems.models import ActionItem, PostIncidentReview, Problem
+from caredeck.status.models import FeedToken
 from caredeck.topology.catalog import catalog_dump_yaml
 from caredeck.topology.deployments import deployment_set
 from caredeck.topology.models import (
@@ -227,6 +229,8 @@ class World:
     maintenance_shared: Maintenance  # A and B (A's own text carries the marker)
     maintenance_soon: Maintenance  # A only, starts within the hour: may be started
     maintenance_running: Maintenance  # A only, in progress: may be completed
+    problem_a: Problem  # opened by the review of A's reported incident (provider-only)
+    action_item_a: ActionItem
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -257,6 +261,8 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     # Password-reset and invitation links of A's administrator, with a made-up token.
     "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
     "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
+    # An action item of the review of A's incident.
+    "item_id": lambda w: Target(w.action_item_a.pk, PROVIDER_ONLY),
     # Evidence attached to A's incident (internal: staff only).
     "event_id": lambda w: Target(w.evidence_a.pk, TENANT),
 }
@@ -280,6 +286,8 @@ def history_targets(w: World) -> list[dict[str, Target]]:
          "object_id": Target(w.incident_shared.number, TENANT)},
         {"kind": Target("maintenance", TENANT),
          "object_id": Target(w.maintenance_shared.number, TENANT)},
+        {"kind": Target("problem", PROVIDER_ONLY),
+         "object_id": Target(w.problem_a.number, PROVIDER_ONLY)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -299,6 +307,11 @@ INCIDENT_FOR_ROUTE: dict[str, Callable[[World], list[Target]]] = {
     "api:incident-close": lambda w: [Target(w.incident_reported.number, TENANT)],
     # Evidence of A's own incident (the event id below belongs to it).
     "incident-evidence-file": lambda w: [Target(w.incident_a.number, TENANT)],
+    # Reviews: held on A's reported incident; a new one on A's resolved, unreviewed one.
+    "incident-review": lambda w: [Target(w.incident_resolved.number, TENANT)],
+    "incident-review-action-item": lambda w: [Target(w.incident_reported.number, TENANT)],
+    "api:incident-review": lambda w: [Target(w.incident_reported.number, TENANT)],
+    "api:incident-review-action-items": lambda w: [Target(w.incident_reported.number, TENANT)],
     # Maintenance windows in the state each action needs.
     "maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
     "api:maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
@@ -316,6 +329,9 @@ def number_targets(route, w: World) -> list[Target]:
         return INCIDENT_FOR_ROUTE[route.name](w)
     if name.startswith("incident"):
         return [Target(w.incident_a.number, TENANT), Target(w.incident_shared.number, SHARED)]
+    if name.startswith("problem"):
+        # Problem records are the provider's own: 403 or 404 for outsiders.
+        return [Target(w.problem_a.number, PROVIDER_ONLY)]
     if name.startswith("maintenance"):
         return [Target(w.maintenance_a.number, TENANT),
                 Target(w.maintenance_shared.number, SHARED)]
@@ -630,6 +646,57 @@ WRITES: dict[str, list[Write]] = {
     "api:maintenance-complete": [Write("POST", lambda w: {}, "platform_admin")],
     "api:maintenance-cancel": [Write("POST", lambda w: {"reason": "Hijacked"},
                                      "platform_admin")],
+    # Problem management is the provider's: outsiders must neither read nor steer it.
+    "problem-new": [Write("POST", lambda w: {
+        "title": "Outsider problem", "incidents": w.incident_resolved.number,
+        "owner": w.users["platform_admin"].pk,
+    }, "platform_admin")],
+    "problem-edit": [Write("POST", lambda w: {
+        "title": "Hijacked problem", "root_cause": "Hijacked",
+        "owner": w.users["platform_admin"].pk,
+    }, "platform_admin")],
+    "problem-transition": [Write("POST", lambda w: {"status": "root_cause_known"},
+                                 "platform_admin")],
+    "problem-rca": [Write("POST", lambda w: {"rca_document": "Hijacked RCA"},
+                          "platform_admin")],
+    "problem-rca-publish": [Write("POST", lambda w: {}, "platform_admin")],
+    "problem-link": [Write("POST", lambda w: {"incident": w.incident_resolved.number},
+                           "platform_admin")],
+    "problem-unlink": [Write("POST", lambda w: {"incident": w.incident_reported.number},
+                             "platform_admin")],
+    "problem-action-item": [Write("POST", lambda w: {"done": "1"}, "platform_admin")],
+    "incident-review": [Write("POST", lambda w: {
+        "held_on": _local_in()[:10], "facilitator": w.users["platform_admin"].pk,
+        "summary": "Hijacked review", "problem_choice": "new", "new_title": "Hijacked",
+        "items-TOTAL_FORMS": 0, "items-INITIAL_FORMS": 0,
+    }, "platform_admin")],
+    "incident-review-action-item": [Write("POST", lambda w: {
+        "new-title": "Hijacked item", "new-owner": w.users["platform_admin"].pk,
+        "new-due_on": _local_in(days=7)[:10],
+    }, "platform_admin")],
+    "api:problem-list": [Write("POST", lambda w: {
+        "title": "Outsider problem", "incidents": [w.incident_resolved.number],
+    }, "platform_admin")],
+    "api:problem-detail": [Write("PATCH", lambda w: {"title": "Hijacked problem"},
+                                 "platform_admin")],
+    "api:problem-transition": [Write("POST", lambda w: {"status": "root_cause_known"},
+                                     "platform_admin")],
+    "api:problem-publish-rca": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:problem-link": [Write("POST", lambda w: {"incident": w.incident_resolved.number},
+                               "platform_admin")],
+    "api:problem-unlink": [Write("POST", lambda w: {"incident": w.incident_reported.number},
+                                 "platform_admin")],
+    "api:problem-action-item-done": [Write("POST", lambda w: {}, "platform_admin")],
+    # Held once per incident: the one here was held in the seed, so an insider's second
+    # one is refused (tests/problems prove a first one writes); outsiders change nothing.
+    "api:incident-review": [Write("POST", lambda w: {
+        "held_on": _local_in()[:10], "facilitator": w.users["platform_admin"].pk,
+        "summary": "Hijacked review", "new_problem": {"title": "Hijacked"},
+    }, None)],
+    "api:incident-review-action-items": [Write("POST", lambda w: {
+        "title": "Hijacked item", "owner": w.users["platform_admin"].pk,
+        "due_on": _local_in(days=7)[:10],
+    }, "platform_admin")],
     # A tenant's status feed URL: its administrator may renew it (the old URL dies).
     "status-feed-renew": [Write("POST", lambda w: {}, "a_customer_admin")],
     # A's deployment: an outsider would love to move it (and so change its impact).
@@ -1007,6 +1074,24 @@ def _seed_world() -> World:
     maintenance_running = window("ZEBRA-A-SECRET IVR patch", [a.slug], _dt.timedelta(minutes=20))
     maintenance_services.maintenance_start(actor=root, maintenance=maintenance_running)
     FeedToken.objects.create(organization=a)
+
+    # Problem management: the review of A's reported incident opens A's problem.
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    review = problem_services.review_hold(
+        actor=root, incident=incident_reported, held_on=today, facilitator=root,
+        summary="ZEBRA-A-SECRET review",
+        action_items=[{"title": "ZEBRA-A-SECRET alarm", "owner": root,
+                       "due_on": today + _dt.timedelta(days=7)}],
+        new_problem={"title": "ZEBRA-A-SECRET trunk flaps", "root_cause": "Firmware",
+                     "workaround": "Pin the trunk"},
+    )
+    problem_a = review.incident.problem
+    problem_a = problem_services.problem_update(
+        actor=root, problem=problem_a, rca_document="Firmware bug in the SBC.",
+    )
+    action_item_a = review.action_items.get()
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
@@ -1017,6 +1102,7 @@ def _seed_world() -> World:
         incident_reported=incident_reported, evidence_a=evidence_a,
         maintenance_a=maintenance_a, maintenance_shared=maintenance_shared,
         maintenance_soon=maintenance_soon, maintenance_running=maintenance_running,
+        problem_a=problem_a, action_item_a=action_item_a,
     )
 
 
@@ -1138,6 +1224,13 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         "maintenance clocks": rows(MaintenanceClock.objects, "id", "kind", "due_at", "done_at"),
         "maintenance notices": rows(MaintenanceNotice.objects, "id", "organization_id", "kind"),
         "status feed tokens": rows(feeds, "organization_id", "token"),
+        "problems": rows(
+            Problem.objects, "number", "title", "status", "root_cause", "rca_document",
+            "rca_published_at", "owner_id",
+        ),
+        "problem links": rows(Incident.objects, "number", "problem_id"),
+        "reviews": rows(PostIncidentReview.objects, "incident_id", "summary"),
+        "action items": rows(ActionItem.objects, "id", "title", "done_at", "problem_id"),
     }
 
 
@@ -1441,7 +1534,7 @@ def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
-        "incident", "maintenance",
+        "incident", "maintenance", "problem",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "

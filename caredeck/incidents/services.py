@@ -548,6 +548,13 @@ def incident_update_post(
             f"{IncidentStatus(status).label}: {body}", actor=actor, public=public,
             data={"update": update.pk, "status": status},
         )
+        if incident.problem_id and before["resolved_at"] != snapshot(
+            incident, ["resolved_at"]
+        )["resolved_at"]:
+            # The problem's RCA is due from its incidents' resolution.
+            from caredeck.problems.services import problem_rca_due_refresh
+
+            problem_rca_due_refresh(problem=incident.problem)
         if public:
             _notify_update(incident, update, now=now)
         if status == S.RESOLVED and before["status"] != S.RESOLVED:

@@ -39,6 +39,9 @@ class Problem(PublicNumberMixin):
     element = models.CharField("topology element", max_length=60, blank=True)
     rca_document = models.TextField("root-cause analysis", blank=True)
     rca_due_at = models.DateTimeField(null=True, blank=True)
+    # When the owner is reminded that the RCA falls due (one business day before);
+    # cleared once sent or published, so the scheduler fires it once per due time.
+    rca_remind_at = models.DateTimeField(null=True, blank=True, db_index=True)
     rca_published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -75,6 +78,8 @@ class ActionItem(models.Model):
     title = models.CharField(max_length=200)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     due_on = models.DateField()
+    # The owner's reminder on the due date; cleared once sent or when the item is done.
+    remind_at = models.DateTimeField(null=True, blank=True, db_index=True)
     done_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -33,6 +33,12 @@ NAVIGATION = [
             section="/topology"),
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
     NavItem("Incidents", "incident-list", staff_only=True, section="/incidents"),
+    # Problems span tenants: staff who serve every tenant (not a TAM of a few) read them.
+    NavItem("Problems", "problem-list", Capability.SERVE_ALL_TENANTS, staff_only=True,
+            section="/problems"),
+    NavItem("Status", "status", Capability.VIEW_TENANT, section="/status"),
+    NavItem("Maintenance", "maintenance-list", Capability.VIEW_TENANT, section="/maintenance"),
+    NavItem("Reports", "report-promises", staff_only=True, section="/reports"),
     NavItem("Topology", "topology", staff_only=True, section="/topology"),
     NavItem("Tenants", "organization-list", Capability.VIEW_TENANT, staff_only=True,
             section="/tenants"),

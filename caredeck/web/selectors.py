@@ -88,7 +88,27 @@ def _incident_clocks(user, tenant) -> list[WorkItem]:
     ]
 
 
-WORKLIST_SOURCES = [_incident_clocks, _access_requests, _pending_invitations, _no_designated_contact]
+def _maintenance_owned(user, tenant) -> list[WorkItem]:
+    """Maintenance windows the user owns that start within 24 h, run now, or run over."""
+    from caredeck.maintenance.selectors import owner_worklist
+
+    return [WorkItem(i.title, i.detail, i.url, i.due_at) for i in owner_worklist(user)]
+
+
+WORKLIST_SOURCES = [
+    _incident_clocks, _access_requests, _pending_invitations, _no_designated_contact,
+]
+WORKLIST_SOURCES.append(_maintenance_owned)
+
+
+def _problem_work(user, tenant) -> list[WorkItem]:
+    """My open action items and the RCAs of problems I own that are not published."""
+    from caredeck.problems.selectors import work_for
+
+    return [WorkItem(**row) for row in work_for(user)]
+
+
+WORKLIST_SOURCES.append(_problem_work)
 
 
 def worklist_for(user, tenant) -> list[WorkItem]:

@@ -194,3 +194,17 @@ def test_only_incident_runners_declare(deployed, care_analyst, admin_a):
     for actor in (care_analyst, admin_a):
         with pytest.raises(PermissionDenied):
             declare(actor)
+
+
+def test_resolving_a_linked_incident_starts_its_problems_rca_clock(
+    frozen, deployed, incident_manager
+):
+    from caredeck.problems.services import problem_create
+
+    incident = declare(incident_manager)
+    problem = problem_create(actor=incident_manager, title="Router firmware",
+                             incidents=[incident])
+    assert problem.rca_due_at is None  # nothing resolved yet
+    services.incident_resolve(actor=incident_manager, incident=incident, body="Back.")
+    problem.refresh_from_db()
+    assert problem.rca_due_at == datetime.datetime(2030, 3, 11, 10, 0, tzinfo=datetime.UTC)
