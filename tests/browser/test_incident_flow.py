@@ -12,12 +12,14 @@ import os
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from caredeck.accounts.models import Contract, Organization
 from caredeck.accounts.roles import OrganizationKind
 from caredeck.incidents.models import Incident
 from caredeck.notify.models import OutboundMessage
+from caredeck.problems.models import Problem
 from tests.conftest import PASSWORD
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -100,6 +102,24 @@ def test_an_incident_from_declaration_to_rca(
     manager.get_by_role("button", name="Publish the report").click()
     expect(manager.locator(".messages")).to_contain_text("Incident report sent")
 
+    # Post-incident review: it opens a problem record, whose RCA goes to the tenants.
+    manager.get_by_role("link", name="Post-incident review").click()
+    manager.get_by_label("Held on").fill(timezone.localdate().isoformat())
+    manager.get_by_label("Facilitator").select_option(str(incident_manager.pk))
+    manager.get_by_label("Summary").fill("Routes were withdrawn by a faulty update.")
+    manager.get_by_role("radio", name="Open a new problem").check()
+    manager.get_by_label("New problem title").fill("Router updates withdraw routes")
+    manager.get_by_role("button", name="Record the review").click()
+    problem = Problem.objects.get()
+    manager.goto(f"/problems/{problem.number}/")
+    manager.get_by_role("textbox", name="Root cause").fill("A router update withdrew every route.")
+    manager.locator("#record-h ~ form").get_by_role("button", name="Save").click()
+    manager.get_by_role("textbox", name="Document").fill("The update bypassed the canary stage; it now "
+                                          "cannot.")
+    manager.get_by_role("button", name="Save draft").click()
+    manager.get_by_role("button", name=re.compile("Publish and send to 1 tenant")).click()
+    expect(manager.locator("main")).to_contain_text("Published")
+
     # The designated contact of the affected tenant follows its own story.
     contact = new_page(browser, live_server, {"width": 1280, "height": 900})
     sign_in(contact, contact_a.email)
@@ -114,6 +134,9 @@ def test_an_incident_from_declaration_to_rca(
     mails = OutboundMessage.objects.filter(recipient=contact_a.email, channel="email")
     assert mails.filter(subject__contains="First notice").count() == 1
     assert mails.filter(subject__contains="incident report").count() == 1
+    rca = mails.get(event="incident.report", body_text__contains="canary")
+    assert "Acme Telecom" in rca.body_text and problem.number not in rca.body_text
+    expect(main).to_contain_text("Root-cause analysis")
 
     # The unaffected tenant's contact sees nothing of it.
     other = new_page(browser, live_server, {"width": 1280, "height": 900})
