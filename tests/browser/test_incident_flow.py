@@ -112,7 +112,8 @@ def test_an_incident_from_declaration_to_rca(
     manager.get_by_role("button", name="Record the review").click()
     problem = Problem.objects.get()
     manager.goto(f"/problems/{problem.number}/")
-    manager.get_by_role("textbox", name="Root cause").fill("A router update withdrew every route.")
+    root_cause = manager.get_by_role("textbox", name="Root cause")
+    root_cause.fill("A router update withdrew every route.")
     manager.locator("#record-h ~ form").get_by_role("button", name="Save").click()
     manager.get_by_role("textbox", name="Document").fill("The update bypassed the canary stage; it now "
                                           "cannot.")
