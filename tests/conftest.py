@@ -117,6 +117,30 @@ def api():
     return APIClient()
 
 
+@pytest.fixture
+def as_user():
+    """as_user(user) -> an API client authenticated as that user (one client each)."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def page_as(client):
+    """page_as(user) -> the Django test client with that user's session (and only it)."""
+
+    def make(user):
+        client.logout()
+        client.force_login(user)
+        return client
+
+    return make
+
+
 # --- Incidents, maintenance, problems, status --------------------------------------------
 
 

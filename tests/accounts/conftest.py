@@ -7,7 +7,6 @@ import re
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from caredeck.core.models import AuditEntry
 from tests.conftest import PASSWORD
@@ -53,24 +52,3 @@ def entries(kind: str, object_id, action: str | None = None):
     return found.filter(action=action) if action else found
 
 
-@pytest.fixture
-def as_user():
-    """as_user(user) -> an API client authenticated as that user."""
-
-    def make(user) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def page_as(client):
-    """page_as(user) -> the Django test client with that user's session."""
-
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make

@@ -8,60 +8,18 @@ nothing of it.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from caredeck.accounts.models import Contract, Organization
-from caredeck.accounts.roles import OrganizationKind
 from caredeck.incidents.models import Incident
 from caredeck.notify.models import OutboundMessage
 from caredeck.problems.models import Problem
-from tests.conftest import PASSWORD
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from tests.browser.conftest import PHONE, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(autouse=True)
-def provider_row(transactional_db):
-    if not Organization.objects.filter(kind=OrganizationKind.PROVIDER).exists():
-        provider = Organization.objects.create(
-            kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
-        )
-        Contract.objects.create(organization=provider)
-
-
-def new_page(browser, live_server, viewport):
-    context = browser.new_context(base_url=live_server.url, viewport=viewport)
-    context.set_default_timeout(8_000)
-    return context.new_page()
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/home/$"))
 
 
 def post_update(page, status: str, text: str) -> None:
@@ -73,10 +31,9 @@ def post_update(page, status: str, text: str) -> None:
 
 @pytest.mark.browser
 def test_an_incident_from_declaration_to_rca(
-    browser, live_server, deployed, incident_manager, contact_a, contact_b
+    new_page, deployed, incident_manager, contact_a, contact_b
 ):
-    manager = new_page(browser, live_server, PHONE)
-    sign_in(manager, incident_manager.email)
+    manager = signed_in(new_page(PHONE), incident_manager.email)
     manager.goto("/incidents/new/")
     manager.get_by_label("Title").fill("Calls fail in US East")
     manager.get_by_role("radio", name=re.compile("SEV1")).check()
@@ -115,15 +72,15 @@ def test_an_incident_from_declaration_to_rca(
     root_cause = manager.get_by_role("textbox", name="Root cause")
     root_cause.fill("A router update withdrew every route.")
     manager.locator("#record-h ~ form").get_by_role("button", name="Save").click()
-    manager.get_by_role("textbox", name="Document").fill("The update bypassed the canary stage; it now "
-                                          "cannot.")
+    manager.get_by_role("textbox", name="Document").fill(
+        "The update bypassed the canary stage; it now cannot."
+    )
     manager.get_by_role("button", name="Save draft").click()
     manager.get_by_role("button", name=re.compile("Publish and send to 1 tenant")).click()
     expect(manager.locator("main")).to_contain_text("Published")
 
     # The designated contact of the affected tenant follows its own story.
-    contact = new_page(browser, live_server, {"width": 1280, "height": 900})
-    sign_in(contact, contact_a.email)
+    contact = signed_in(new_page(), contact_a.email)
     contact.goto("/incidents/?status=all")
     contact.get_by_role("link", name=re.compile(number)).click()
     main = contact.locator("main")
@@ -140,8 +97,7 @@ def test_an_incident_from_declaration_to_rca(
     expect(main).to_contain_text("Root-cause analysis")
 
     # The unaffected tenant's contact sees nothing of it.
-    other = new_page(browser, live_server, {"width": 1280, "height": 900})
-    sign_in(other, contact_b.email)
+    other = signed_in(new_page(), contact_b.email)
     other.goto("/incidents/?status=all")
     expect(other.locator("main")).not_to_contain_text(number)
     other.goto(f"/incidents/{number}/")

@@ -6,61 +6,14 @@ browser for the module, a fresh context (cookies) per test.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from caredeck.accounts.models import Contract, Organization
-from caredeck.accounts.roles import OrganizationKind
-from tests.conftest import PASSWORD
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made by the
-# fixtures would otherwise be refused as "called from an async context".
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(5_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture(autouse=True)
-def provider_row(transactional_db):
-    # A transactional test flushes the tables afterwards, taking along the provider
-    # organization that a data migration created; the next test needs it back.
-    if not Organization.objects.filter(kind=OrganizationKind.PROVIDER).exists():
-        provider = Organization.objects.create(
-            kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
-        )
-        Contract.objects.create(organization=provider)
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.browser

@@ -29,14 +29,6 @@ def _body(**overrides) -> dict:
     }
 
 
-@pytest.fixture
-def as_user(api):
-    def sign_in(user):
-        api.force_authenticate(user)
-        return api
-
-    return sign_in
-
 
 def test_scheduling_answers_the_window_with_its_tenants_and_clocks(
     clock, deployed, as_user, incident_manager, contact_a, contact_b

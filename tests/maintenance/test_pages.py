@@ -6,20 +6,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from caredeck.maintenance.demo import load_demo_maintenance
 from caredeck.maintenance.models import Maintenance, MaintenanceStatus
 from tests.maintenance.conftest import END, HOUR, MINUTE, START
-
-
-@pytest.fixture
-def page_as(client):
-    def sign_in(user):
-        client.force_login(user)
-        return client
-
-    return sign_in
 
 
 def text(response) -> str:

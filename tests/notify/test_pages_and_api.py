@@ -40,14 +40,6 @@ pytestmark = pytest.mark.django_db
 # --- Helpers ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def page_as(client):
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make
-
 
 @pytest.fixture
 def api_as(api):

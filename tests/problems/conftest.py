@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from caredeck.incidents.models import AffectedTenant, Incident
 from caredeck.incidents.services import (
@@ -80,24 +78,3 @@ def bare_incident(
     return incident
 
 
-@pytest.fixture
-def as_user():
-    """as_user(user) -> an API client authenticated as that user."""
-
-    def make(user) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def page_as(client):
-    """page_as(user) -> the Django test client with that user's session."""
-
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make

@@ -17,14 +17,6 @@ CELL = "/topology/matrix/region_failure/call_routing/"
 CELL_PREFIX = "region_failure-call_routing"
 
 
-@pytest.fixture
-def page_as(client):
-    def make(user):
-        client.force_login(user)
-        return client
-
-    return make
-
 
 @pytest.fixture
 def deployed_a(platform_admin, tenant_a):

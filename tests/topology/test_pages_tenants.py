@@ -24,15 +24,6 @@ B_DEPLOYMENT = {
 }
 
 
-@pytest.fixture
-def page_as(client):
-    def make(user):
-        client.logout()
-        client.force_login(user)
-        return client
-
-    return make
-
 
 @pytest.fixture
 def deployed(platform_admin, tenant_a, tenant_b):
