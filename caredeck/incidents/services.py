@@ -311,14 +311,34 @@ def _send_first_notices(incident, rows, *, text: str, now) -> None:
         incident=incident, kind=NoticeKind.FIRST, template="incident_notice",
         context={"body": text or _default_first_notice(incident)}, tenants=rows, now=now,
     )
+    _restart_cadence(rows, now=now, first=True)
+
+
+def _restart_cadence(rows: list[AffectedTenant], *, now, first: bool = False,
+                     stop: bool = False) -> None:
+    """After a notice to `rows`: the next update is due one cadence from now (or no more
+    notices are due once resolved). One UPDATE per contract cadence, not a CASE per row
+    and field: a region-wide incident is a thousand rows."""
+    by_cadence: dict[datetime.timedelta | None, list[int]] = {}
     for row in rows:
-        row.first_notice_at = row.last_notice_at = now
-        _set_clock(row, ClockKind.UPDATE, now + _minutes(
-            row.organization, "update_minutes", DEFAULT_UPDATE_MINUTES))
-    AffectedTenant.objects.bulk_update(
-        rows, ["first_notice_at", "last_notice_at", "due_kind", "due_at", "remind_at",
-               "escalate_at"], batch_size=500,
-    )
+        cadence = None if stop else _minutes(
+            row.organization, "update_minutes", DEFAULT_UPDATE_MINUTES)
+        by_cadence.setdefault(cadence, []).append(row.pk)
+    for cadence, ids in by_cadence.items():
+        due = now + cadence if cadence is not None else None
+        fields = {
+            "last_notice_at": now,
+            "due_kind": ClockKind.UPDATE if due else "",
+            "due_at": due,
+            "remind_at": due - reminder_lead() if due else None,
+            "escalate_at": due,
+        }
+        updated = AffectedTenant.objects.filter(pk__in=ids)
+        if first:
+            updated.update(first_notice_at=now, **fields)
+        else:
+            updated.filter(first_notice_at__isnull=True).update(first_notice_at=now)
+            updated.update(**fields)
 
 
 def incident_scope_change(
@@ -583,18 +603,7 @@ def _notify_update(incident: Incident, update: IncidentUpdate, *, now) -> None:
             incident=incident, kind=NoticeKind.RESOLVED if resolved else NoticeKind.UPDATE,
             template="incident_notice", context=context, update=update, tenants=later, now=now,
         )
-    for row in rows:
-        row.first_notice_at = row.first_notice_at or now
-        row.last_notice_at = now
-        if resolved:
-            _set_clock(row, None, None)
-        else:
-            _set_clock(row, ClockKind.UPDATE, now + _minutes(
-                row.organization, "update_minutes", DEFAULT_UPDATE_MINUTES))
-    AffectedTenant.objects.bulk_update(
-        rows, ["first_notice_at", "last_notice_at", "due_kind", "due_at", "remind_at",
-               "escalate_at"], batch_size=500,
-    )
+    _restart_cadence(rows, now=now, stop=resolved)
 
 
 def _report_due(incident: Incident, resolved_at) -> datetime.datetime:

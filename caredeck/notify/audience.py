@@ -16,7 +16,7 @@ from typing import Any
 from caredeck.accounts.models import Organization, RoleGrant, User
 from caredeck.accounts.roles import Role
 from caredeck.notify.models import Subscription, WebhookEndpoint
-from caredeck.notify.services import outbox_add, render_email, user_rows, webhook_rows
+from caredeck.notify.services import outbox_write, render_email, user_rows, webhook_rows
 
 
 def tenant_audience(organization_ids: Iterable[int], event: str) -> dict[int, list[User]]:
@@ -110,5 +110,5 @@ def notify_tenants(
             )
         counts[org.pk] = len(tenant_rows)
         rows += tenant_rows
-    outbox_add(rows)
+    outbox_write(rows)
     return counts

@@ -126,6 +126,19 @@ def outbox_add(rows: list[dict[str, Any]]) -> list[OutboundMessage]:
 
     Returns the rows for all keys, new and existing. Must run in the caller's transaction.
     """
+    keys = _outbox_insert(rows)
+    return list(OutboundMessage.objects.filter(dedupe_key__in=keys)) if keys else []
+
+
+def outbox_write(rows: list[dict[str, Any]]) -> int:
+    """`outbox_add` for fan-outs that need nothing back (thousands of rows): it does not
+    read the messages again. Returns how many rows were new."""
+    return len(_outbox_insert(rows, created_only=True))
+
+
+def _outbox_insert(rows: list[dict[str, Any]], *, created_only: bool = False) -> list[str]:
+    """Insert the rows whose keys are new and enqueue them on commit; the keys of all
+    rows (or of the new ones only)."""
     if not rows:
         return []
     keys = [row["dedupe_key"] for row in rows]
@@ -142,12 +155,15 @@ def outbox_add(rows: list[dict[str, Any]]) -> list[OutboundMessage]:
     ]
     # A racing transaction may have written the same key meanwhile: its row wins.
     OutboundMessage.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
-    messages = list(OutboundMessage.objects.filter(dedupe_key__in=keys))
     created = {m.dedupe_key for m in new}
-    _enqueue_on_commit(
-        [m.pk for m in messages if m.dedupe_key in created and m.status == MessageStatus.QUEUED]
+    # Only the ids and states: the bodies were just written and are not needed again.
+    stored = OutboundMessage.objects.filter(dedupe_key__in=keys).values_list(
+        "pk", "dedupe_key", "status"
     )
-    return messages
+    _enqueue_on_commit(
+        [pk for pk, key, status in stored if key in created and status == MessageStatus.QUEUED]
+    )
+    return list(created) if created_only else keys
 
 
 def render_email(template: str, context: dict) -> dict[str, str]:
