@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from caredeck.accounts import api as accounts_api
 from caredeck.core.api_views import AuditList
+from caredeck.ideas import api as ideas_api
 from caredeck.incidents import api as incidents_api
 from caredeck.maintenance import api as maintenance_api
 from caredeck.notify import api as notify_api
@@ -38,6 +39,7 @@ urlpatterns = [
     ),
     path("impact/", topology_api.ImpactView.as_view(), name="impact"),
     path("availability/", topology_api.AvailabilityView.as_view(), name="availability"),
+    *ideas_api.urlpatterns,
     *incidents_api.urlpatterns,
     *maintenance_api.urlpatterns,
     *problems_api.urlpatterns,

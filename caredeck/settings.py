@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "caredeck.problems",
     "caredeck.maintenance",
     "caredeck.status",
+    "caredeck.ideas",
     "caredeck.web",
 ]
 
@@ -270,6 +271,12 @@ WEBHOOK_TIMEOUT_SECONDS = envint("CAREDECK_WEBHOOK_TIMEOUT_SECONDS", 10)
 SCHEDULER_TICK_SECONDS = envint("CAREDECK_SCHEDULER_TICK_SECONDS", 5)
 # How long before a customer notice is due the incident manager is reminded.
 INCIDENT_REMINDER_MINUTES = envint("CAREDECK_INCIDENT_REMINDER_MINUTES", 5)
+# The Ideas Lab: votes per user, the PM's answer clock and the in-development cadence.
+IDEAS_VOTE_BUDGET = envint("CAREDECK_IDEAS_VOTE_BUDGET", 10)
+IDEAS_PM_ANSWER_BUSINESS_DAYS = envint("CAREDECK_IDEAS_PM_ANSWER_BUSINESS_DAYS", 30)
+IDEAS_DEV_UPDATE_DAYS = envint("CAREDECK_IDEAS_DEV_UPDATE_DAYS", 60)
+# One vote earned for every this many of a user's comments marked helpful (0: off).
+IDEAS_HELPFUL_COMMENTS_PER_VOTE = envint("CAREDECK_IDEAS_HELPFUL_COMMENTS_PER_VOTE", 5)
 # The provider's public status page (/public-status/): no tenant names, no sign-in.
 CAREDECK_PUBLIC_STATUS = envbool("CAREDECK_PUBLIC_STATUS", True)
 

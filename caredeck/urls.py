@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("caredeck.problems.urls")),
     path("", include("caredeck.maintenance.urls")),
     path("", include("caredeck.status.urls")),
+    path("", include("caredeck.ideas.urls")),
     path("", include("caredeck.web.urls")),
 ]

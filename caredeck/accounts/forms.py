@@ -41,14 +41,19 @@ class EmailForm(forms.Form):
 class ProductForm(forms.ModelForm):
     class Meta:
         model = Product
-        fields = ["name", "slug", "description", "vote_threshold", "is_active"]
+        fields = ["name", "slug", "description", "vote_threshold", "lead", "is_active"]
         help_texts = {
             "slug": "Short id used in the API and URLs, e.g. voice-cloud.",
             "vote_threshold": "Votes an idea needs to move to PM review.",
+            "lead": "The product manager told when a PM answer in the ideas lab is overdue.",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["lead"].queryset = User.objects.filter(
+            role_grants__role=Role.PRODUCT_MANAGER, is_active=True
+        ).distinct()
+        self.fields["lead"].required = False
         if self.instance.pk:
             self.fields["slug"].disabled = True
 
@@ -70,7 +75,7 @@ class OrganizationForm(forms.ModelForm):
 
     class Meta:
         model = Organization
-        fields = ["name", "slug", "kind", "platforms", "tam"]
+        fields = ["name", "slug", "kind", "segment", "platforms", "tam"]
         help_texts = {"slug": "Short id used in the API and URLs; leave empty to derive it."}
 
     def __init__(self, *args, tams=None, **kwargs):

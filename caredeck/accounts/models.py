@@ -24,6 +24,10 @@ class Product(models.Model):
     vote_threshold = models.PositiveIntegerField(
         default=25, validators=[MinValueValidator(1), MaxValueValidator(100000)]
     )
+    # The product manager who leads the line: told when a PM answer is overdue.
+    lead = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -31,6 +35,13 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Segment(models.TextChoices):
+    ENTERPRISE = "enterprise", "Enterprise"
+    MID_MARKET = "mid_market", "Mid-market"
+    SMALL_BUSINESS = "small_business", "Small business"
+    PUBLIC_SECTOR = "public_sector", "Public sector"
 
 
 class Organization(models.Model):
@@ -44,6 +55,8 @@ class Organization(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="tam_accounts", verbose_name="technical account manager",
     )
+    # The customer segment, for reports (e.g. top ideas per segment).
+    segment = models.CharField(max_length=20, choices=Segment.choices, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=now)
 

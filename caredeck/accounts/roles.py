@@ -47,6 +47,8 @@ class Capability(models.TextChoices):
     MANAGE_INCIDENTS = "manage_incidents", "Declare and run incidents, post updates"
     MANAGE_MAINTENANCE = "manage_maintenance", "Schedule and run maintenance windows"
     MANAGE_PROBLEMS = "manage_problems", "Hold post-incident reviews, keep problem records"
+    MANAGE_IDEAS = "manage_ideas", "Answer, move and merge ideas; moderate comments"
+    GRANT_VOTES = "grant_votes", "Grant extra votes in the ideas lab"
 
 
 C = Capability
@@ -69,7 +71,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CARE_MANAGER: frozenset(_STAFF),
     # A TAM serves the accounts it is TAM of, not the whole base.
     Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES}),
-    Role.PRODUCT_MANAGER: frozenset(_STAFF),
+    Role.PRODUCT_MANAGER: frozenset(_STAFF | {C.MANAGE_IDEAS}),
     Role.INCIDENT_MANAGER: frozenset(
         _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
     ),
@@ -93,6 +95,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.MANAGE_INCIDENTS,
             C.MANAGE_MAINTENANCE,
             C.MANAGE_PROBLEMS,
+            C.MANAGE_IDEAS,
+            C.GRANT_VOTES,
         }
     ),
 }

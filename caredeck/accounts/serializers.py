@@ -20,9 +20,14 @@ from caredeck.core.api import SlugRelatedField
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    lead = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(role_grants__role=Role.PRODUCT_MANAGER).distinct(),
+        required=False, allow_null=True,
+    )
+
     class Meta:
         model = Product
-        fields = ["slug", "name", "description", "vote_threshold", "is_active"]
+        fields = ["slug", "name", "description", "vote_threshold", "lead", "is_active"]
         extra_kwargs = {"slug": {"validators": []}, "name": {"validators": []}}
 
 
@@ -63,7 +68,10 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Organization
-        fields = ["slug", "name", "kind", "platforms", "tam", "contract", "is_active", "created_at"]
+        fields = [
+            "slug", "name", "kind", "segment", "platforms", "tam", "contract", "is_active",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
         extra_kwargs = {"slug": {"required": False, "validators": []}}
 

@@ -44,8 +44,8 @@ from caredeck.core.audit import audit_record, changes_between, snapshot
 from caredeck.core.exceptions import Conflict
 from caredeck.notify.services import email_queue, notify_users
 
-PRODUCT_FIELDS = ("slug", "name", "description", "vote_threshold", "is_active")
-ORGANIZATION_FIELDS = ("name", "slug", "kind", "tam", "is_active")
+PRODUCT_FIELDS = ("slug", "name", "description", "vote_threshold", "lead", "is_active")
+ORGANIZATION_FIELDS = ("name", "slug", "kind", "tam", "segment", "is_active")
 CONTRACT_FIELDS = (
     "notice_minutes",
     "update_minutes",

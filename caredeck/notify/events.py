@@ -72,6 +72,25 @@ EVENT_TYPES: dict[str, EventType] = {
             (Channel.EMAIL, Channel.IN_APP), staff_only=True,
         ),
         EventType(
+            "idea.status", "Ideas you voted for or follow",
+            "An idea you voted for or follow changes status or gets a product manager's "
+            "update.", (Channel.EMAIL, Channel.IN_APP),
+        ),
+        EventType(
+            "idea.comment", "Comments on ideas you follow",
+            "Someone comments on an idea you follow.", (Channel.IN_APP,),
+        ),
+        EventType(
+            "idea.moderation", "Moderation of your comments",
+            "A moderator hid one of your comments, with the reason.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True,
+        ),
+        EventType(
+            "idea.pm_clock", "Ideas waiting on a PM answer",
+            "An idea reached its vote threshold: your public answer is due, reminders and "
+            "escalations when it is late.", (Channel.EMAIL, Channel.IN_APP), staff_only=True,
+        ),
+        EventType(
             "webhook.test", "Webhook test", "A test message sent from the webhook settings.",
             (), channels=(),
         ),
