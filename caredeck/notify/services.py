@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import hashlib
 import hmac
+import html
 import json
 import logging
 import threading
@@ -169,9 +170,11 @@ def _outbox_insert(rows: list[dict[str, Any]], *, created_only: bool = False) ->
 def render_email(template: str, context: dict) -> dict[str, str]:
     context = {"base_url": settings.BASE_URL, **context}
     return {
-        "subject": " ".join(
+        # A subject is plain text: undo the HTML escaping the template engine applies
+        # (an idea titled "Agents' breaks" must not arrive as "Agents&#x27; breaks").
+        "subject": html.unescape(" ".join(
             render_to_string(f"notify/email/{template}.subject.txt", context).split()
-        )[:250],
+        ))[:250],
         "body_text": render_to_string(f"notify/email/{template}.txt", context),
         "body_html": render_to_string(f"notify/email/{template}.html", context),
     }

@@ -208,3 +208,9 @@ def test_resolving_a_linked_incident_starts_its_problems_rca_clock(
     services.incident_resolve(actor=incident_manager, incident=incident, body="Back.")
     problem.refresh_from_db()
     assert problem.rca_due_at == datetime.datetime(2030, 3, 11, 10, 0, tzinfo=datetime.UTC)
+
+
+def test_subjects_are_plain_text(frozen, deployed, incident_manager, contact_a):
+    declare(incident_manager, title="Agents' phones & queues down")
+    (mail,) = emails_to(contact_a)
+    assert "Agents' phones & queues down" in mail.subject

@@ -280,6 +280,7 @@ def test_saving_channels_stores_only_what_changed(page_as, member_a):
             "incident.notice": ["in_app"],  # re-routed: in-app only
             "maintenance.notice": ["email", "in_app"],  # the defaults, unchanged
             "incident.report": ["email", "in_app"],
+            "idea.moderation": ["email", "in_app"],
             "access.requested": [],  # staff-only: not a customer's choice, ignored
         },
     )
