@@ -281,6 +281,8 @@ def test_saving_channels_stores_only_what_changed(page_as, member_a):
             "maintenance.notice": ["email", "in_app"],  # the defaults, unchanged
             "incident.report": ["email", "in_app"],
             "idea.moderation": ["email", "in_app"],
+            "idea.status": ["email", "in_app"],
+            "idea.comment": ["in_app"],
             "access.requested": [],  # staff-only: not a customer's choice, ignored
         },
     )
