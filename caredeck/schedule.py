@@ -39,6 +39,14 @@ SCHEDULE: list[ScheduleEntry] = [
         next_due="caredeck.problems.clocks.reminders_next_due",
     ),
     ScheduleEntry(
+        name="idea-clocks",
+        description="Ideas lab: remind the product's lead 5 business days before a PM's "
+        "public answer is due, escalate when it is missed, and remind the PMs when an idea "
+        "in development has had no public update for 60 days.",
+        run="caredeck.ideas.clocks.enqueue_due",
+        next_due="caredeck.ideas.clocks.next_due",
+    ),
+    ScheduleEntry(
         name="task-results-prune",
         description="Delete finished task results older than 7 days (database backend).",
         run="caredeck.core.maintenance.task_results_prune",

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("caredeck.problems.urls")),
     path("", include("caredeck.maintenance.urls")),
     path("", include("caredeck.status.urls")),
+    # Before ideas.urls: its "ideas/<str:number>/" would catch "ideas/reports/".
+    path("", include("caredeck.ideas.report_urls")),
     path("", include("caredeck.ideas.urls")),
     path("", include("caredeck.web.urls")),
 ]

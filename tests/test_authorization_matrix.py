@@ -89,6 +89,16 @@ from caredeck.accounts.models import (
 from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
+from caredeck.ideas import services as idea_services
+from caredeck.ideas.models import Comment as IdeaComment
+from caredeck.ideas.models import (
+    CommentMark,
+    Idea,
+    IdeaSubscription,
+    IdeaUpdate,
+    Vote,
+    VoteGrant,
+)
 from caredeck.incidents import services as incident_services
 from caredeck.incidents.models import (
     AffectedTenant,
@@ -231,6 +241,10 @@ class World:
     maintenance_running: Maintenance  # A only, in progress: may be completed
     problem_a: Problem  # opened by the review of A's reported incident (provider-only)
     action_item_a: ActionItem
+    idea_a: Idea  # in A's own product; A's admin voted, A's member commented
+    idea_a_fresh: Idea  # in A's own product, no votes: to vote for, to merge into
+    idea_shared: Idea  # in a product A and B use, posted anonymously by A
+    comment_a: IdeaComment
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -261,6 +275,8 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     # Password-reset and invitation links of A's administrator, with a made-up token.
     "uidb64": lambda w: Target(urlsafe_base64_encode(force_bytes(w.admin_a.pk)), LINK),
     "token": lambda w: Target("cfr5rx-0123456789abcdef0123456789abcdef", LINK),
+    # A comment of A's member on A's idea.
+    "comment_id": lambda w: Target(w.comment_a.pk, TENANT),
     # An action item of the review of A's incident.
     "item_id": lambda w: Target(w.action_item_a.pk, PROVIDER_ONLY),
     # Evidence attached to A's incident (internal: staff only).
@@ -288,6 +304,7 @@ def history_targets(w: World) -> list[dict[str, Target]]:
          "object_id": Target(w.maintenance_shared.number, TENANT)},
         {"kind": Target("problem", PROVIDER_ONLY),
          "object_id": Target(w.problem_a.number, PROVIDER_ONLY)},
+        {"kind": Target("idea", TENANT), "object_id": Target(w.idea_a.number, TENANT)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -312,6 +329,12 @@ INCIDENT_FOR_ROUTE: dict[str, Callable[[World], list[Target]]] = {
     "incident-review-action-item": lambda w: [Target(w.incident_reported.number, TENANT)],
     "api:incident-review": lambda w: [Target(w.incident_reported.number, TENANT)],
     "api:incident-review-action-items": lambda w: [Target(w.incident_reported.number, TENANT)],
+    # Ideas in the state each action needs: an idea nobody voted for to vote for, the
+    # merged-away one for the merge.
+    "idea-vote": lambda w: [Target(w.idea_a_fresh.number, TENANT),
+                            Target(w.idea_shared.number, SHARED)],
+    "api:idea-vote": lambda w: [Target(w.idea_a_fresh.number, TENANT),
+                                Target(w.idea_shared.number, SHARED)],
     # Maintenance windows in the state each action needs.
     "maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
     "api:maintenance-start": lambda w: [Target(w.maintenance_soon.number, TENANT)],
@@ -329,6 +352,8 @@ def number_targets(route, w: World) -> list[Target]:
         return INCIDENT_FOR_ROUTE[route.name](w)
     if name.startswith("incident"):
         return [Target(w.incident_a.number, TENANT), Target(w.incident_shared.number, SHARED)]
+    if name.startswith("idea"):
+        return [Target(w.idea_a.number, TENANT), Target(w.idea_shared.number, SHARED)]
     if name.startswith("problem"):
         # Problem records are the provider's own: 403 or 404 for outsiders.
         return [Target(w.problem_a.number, PROVIDER_ONLY)]
@@ -503,6 +528,7 @@ WRITES: dict[str, list[Write]] = {
     "notification-settings": [Write("POST", lambda w: {
         "incident.notice": ["in_app"], "maintenance.notice": ["email"], "access.requested": [],
         "incident.report": ["email"], "incident.team": ["email"], "maintenance.team": ["email"],
+        "idea.moderation": ["email"],
         "outbox.dead": ["email"],
     }, None)],
     "api:notification-read": [Write("POST", lambda w: {}, "a_customer_admin")],
@@ -696,6 +722,28 @@ WRITES: dict[str, list[Write]] = {
     "api:incident-review-action-items": [Write("POST", lambda w: {
         "title": "Hijacked item", "owner": w.users["platform_admin"].pk,
         "due_on": _local_in(days=7)[:10],
+    }, "platform_admin")],
+    # The Ideas Lab: A's ideas in A's own product must stay A's (and the provider's).
+    "idea-new": [Write("POST", lambda w: {
+        "title": "Hijacked idea", "description": "x", "product": w.product_a.slug,
+        "similar_seen": "1",
+    }, "a_customer_admin")],
+    "idea-vote": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "idea-unvote": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "idea-follow": [Write("POST", lambda w: {"follow": "0"}, "a_customer_admin")],
+    "idea-comment": [Write("POST", lambda w: {"body": "Hijacked comment"},
+                           "a_customer_admin")],
+    "idea-comment-mark": [Write("POST", lambda w: {"kind": "report", "reason": "Spam"},
+                                "a_customer_admin")],
+    "idea-comment-hide": [Write("POST", lambda w: {"reason": "Hijacked"}, "platform_admin")],
+    "idea-transition": [Write("POST", lambda w: {
+        "status": "declined", "message": "Hijacked", "reason": "Hijacked",
+    }, "platform_admin")],
+    "idea-update": [Write("POST", lambda w: {"message": "Hijacked update"}, "platform_admin")],
+    "idea-merge": [Write("POST", lambda w: {"into": w.idea_a_fresh.number},
+                         "platform_admin")],
+    "idea-grants": [Write("POST", lambda w: {
+        "email": w.admin_a.email, "amount": 5, "reason": "Hijacked",
     }, "platform_admin")],
     # A tenant's status feed URL: its administrator may renew it (the old URL dies).
     "status-feed-renew": [Write("POST", lambda w: {}, "a_customer_admin")],
@@ -1075,6 +1123,25 @@ def _seed_world() -> World:
     maintenance_services.maintenance_start(actor=root, maintenance=maintenance_running)
     FeedToken.objects.create(organization=a)
 
+    # The Ideas Lab: two ideas in A's own product, one in the product A and B share.
+    idea_a = idea_services.idea_submit(
+        actor=member_a, product=product_a, title="ZEBRA-A-SECRET callback slots",
+        description="ZEBRA-A-SECRET agents need callback slots.",
+    )
+    idea_services.vote_cast(actor=admin_a, idea=idea_a)
+    comment_a = idea_services.comment_add(
+        actor=member_a, idea=idea_a, body="ZEBRA-A-SECRET work-around: use queues.",
+        workaround=True,
+    )
+    idea_a_fresh = idea_services.idea_submit(
+        actor=member_a, product=product_a, title="ZEBRA-A-SECRET IVR themes",
+        description="ZEBRA-A-SECRET wants themes.",
+    )
+    idea_shared = idea_services.idea_submit(
+        actor=member_a, product=shared, title="Wallboard dark mode",
+        description="Easier on the eyes at night.", anonymous=True,
+    )
+
     # Problem management: the review of A's reported incident opens A's problem.
     from django.utils import timezone
 
@@ -1102,7 +1169,8 @@ def _seed_world() -> World:
         incident_reported=incident_reported, evidence_a=evidence_a,
         maintenance_a=maintenance_a, maintenance_shared=maintenance_shared,
         maintenance_soon=maintenance_soon, maintenance_running=maintenance_running,
-        problem_a=problem_a, action_item_a=action_item_a,
+        problem_a=problem_a, action_item_a=action_item_a, idea_a=idea_a,
+        idea_a_fresh=idea_a_fresh, idea_shared=idea_shared, comment_a=comment_a,
     )
 
 
@@ -1231,7 +1299,28 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         "problem links": rows(Incident.objects, "number", "problem_id"),
         "reviews": rows(PostIncidentReview.objects, "incident_id", "summary"),
         "action items": rows(ActionItem.objects, "id", "title", "done_at", "problem_id"),
+        # An idea A shares with B may get B's own votes, comments and marks (those are
+        # B's business); A's ideas, and everything by A's people, must not change.
+        "ideas": rows(Idea.objects.exclude(author_id=me) if me else Idea.objects,
+                      "number", "title", "status", "merged_into_id", "product_id"),
+        "idea votes": rows(Vote.objects.exclude(user_id=me), "idea_id", "user_id",
+                           "returned_at"),
+        "idea comments": rows(IdeaComment.objects.exclude(author_id=me), "id", "idea_id",
+                              "body", "hidden_at"),
+        "idea comment marks": rows(CommentMark.objects.exclude(user_id=me), "comment_id",
+                                   "user_id", "kind"),
+        "idea followers": rows(IdeaSubscription.objects.exclude(user_id=me), "idea_id",
+                               "user_id"),
+        "idea updates": rows(IdeaUpdate.objects, "idea_id", "to_status", "message"),
+        "vote grants": rows(VoteGrant.objects, "user_id", "amount", "reason"),
     }
+
+
+SHARED_MAY_CHANGE = frozenset({"audit entries", "outbound messages", "in-app notifications"})
+
+
+def _without(state: dict, keys: frozenset) -> dict:
+    return {key: value for key, value in state.items() if key not in keys}
 
 
 def describe_change(before: dict, after: dict) -> str:
@@ -1417,10 +1506,17 @@ def exercise(client: Client, route: Route, w: World, actor: User | None, headers
                 outcome = send(client, route, method, url, body, headers)
                 check(outcome, ownership, probe_for(method, body))
                 after = fingerprint(actor)
-                if after != before:
+                compared = (before, after)
+                if ownership == SHARED:
+                    # On an object it shares with A, the outsider may act for itself (vote
+                    # for a shared idea, comment): the audit log and the notices to the
+                    # object's followers change; nothing else of A's may.
+                    compared = (_without(before, SHARED_MAY_CHANGE),
+                                _without(after, SHARED_MAY_CHANGE))
+                if compared[0] != compared[1]:
                     problems.append(
                         f"{outcome.label} (status {outcome.status}) changed the database: "
-                        f"{describe_change(before, after)}"
+                        f"{describe_change(*compared)}"
                     )
     return problems
 
@@ -1534,7 +1630,7 @@ def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
-        "incident", "maintenance", "problem",
+        "incident", "maintenance", "problem", "idea",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -1649,6 +1745,10 @@ def test_insiders_see_the_markers(world):
         ("a_customer_admin", "/status/"): MARKER,
         ("a_customer_admin", "/api/v1/status/"): MARKER,
         ("a_customer_admin", "/reports/sla/"): MARKER,
+        ("a_customer_admin", f"/ideas/?product={world.product_a.slug}"): MARKER,
+        ("a_customer_admin", f"/ideas/{world.idea_a.number}/"): MARKER,
+        ("a_customer_admin", f"/api/v1/ideas/{world.idea_a.number}/"): MARKER,
+        ("platform_admin", f"/ideas/{world.idea_a.number}/"): MARKER,
         ("platform_admin", "/reports/sla/"): MARKER,
     }
     missing = []

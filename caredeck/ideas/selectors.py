@@ -8,14 +8,25 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from caredeck.accounts.selectors import products_visible
 from caredeck.core.numbering import looks_like_number
 from caredeck.core.selectors import one_or_404
 from caredeck.ideas.models import Idea, Vote, VoteGrant
 
 
+def labs_visible(user) -> QuerySet:
+    """The products whose labs the user reads: every one for staff who serve every
+    tenant; for anyone else (customers, partners, a TAM) those their tenants use."""
+    from caredeck.accounts.access import has_capability, tenants_for
+    from caredeck.accounts.models import Product
+    from caredeck.accounts.roles import Capability
+
+    if has_capability(user, Capability.SERVE_ALL_TENANTS):
+        return Product.objects.all()
+    return Product.objects.filter(organizations__in=tenants_for(user)).distinct()
+
+
 def ideas_visible(user) -> QuerySet[Idea]:
-    return Idea.objects.filter(product__in=products_visible(user))
+    return Idea.objects.filter(product__in=labs_visible(user))
 
 
 def idea_get(user, number: str) -> Idea:
@@ -66,3 +77,26 @@ def ideas_list(user, *, product=None, status: str = "", q: str = "", sort: str =
                                                vote_rows__created_at__gte=since))
         ).order_by("-recent", "-votes", "-pk")
     return ideas.order_by("-votes", "-created_at", "-pk")
+
+
+class AuthorRule:
+    """Whose organization a reader may see on ideas and comments: every one for staff who
+    serve every tenant; for anyone else, an anonymous idea's organization only when it is
+    one of the reader's own tenants (a TAM of other accounts is "anyone else")."""
+
+    def __init__(self, user):
+        from caredeck.accounts.access import has_capability, tenants_for
+        from caredeck.accounts.roles import Capability
+
+        self.sees_all = has_capability(user, Capability.SERVE_ALL_TENANTS)
+        self.tenants = set() if self.sees_all else set(
+            tenants_for(user).values_list("pk", flat=True))
+
+    def shows(self, idea) -> bool:
+        return (not idea.anonymous or self.sees_all
+                or idea.organization_id in self.tenants)
+
+    def author_of(self, idea) -> str:
+        if idea.organization is None:
+            return "a former customer"
+        return idea.organization.name if self.shows(idea) else "another customer"

@@ -22,10 +22,10 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from caredeck.accounts.access import has_capability
+from caredeck.accounts.access import has_capability, is_provider_staff
 from caredeck.accounts.models import Product, User
 from caredeck.accounts.roles import Capability, Role
-from caredeck.accounts.selectors import products_visible, provider_organization
+from caredeck.accounts.selectors import provider_organization
 from caredeck.core.audit import audit_record
 from caredeck.core.calendar import contract_business_days
 from caredeck.core.exceptions import Conflict
@@ -41,7 +41,7 @@ from caredeck.ideas.models import (
     Vote,
     VoteGrant,
 )
-from caredeck.ideas.selectors import vote_budget
+from caredeck.ideas.selectors import labs_visible, vote_budget
 from caredeck.notify.audience import staff_with_roles
 from caredeck.notify.services import notify_users
 
@@ -85,17 +85,36 @@ def _text(name: str, value: Any, *, required: bool = True, limit: int = 20000) -
     return value
 
 
+def _require_customer_voice(actor) -> None:
+    """Ideas and votes are the customers' voice: provider staff read, answer and
+    moderate, but neither submit nor vote."""
+    if is_provider_staff(actor):
+        raise PermissionDenied("Ideas and votes come from customers and partners; provider "
+                               "staff answer them.")
+
+
+def _require_participant(actor) -> None:
+    """Customers and partners take part; of provider staff, product managers do."""
+    if is_provider_staff(actor) and not has_capability(actor, Capability.MANAGE_IDEAS):
+        raise PermissionDenied("Product managers answer in the lab; other provider staff "
+                               "read it.")
+
+
 def idea_url(idea: Idea) -> str:
     return settings.BASE_URL + reverse("idea-detail", args=[idea.number])
 
 
 def _lock_voter(user) -> User:
-    # The voter's row is the lock that serializes one user's votes.
-    return User.objects.select_for_update().get(pk=user.pk)
+    # The voter's row is the lock that serializes one user's votes. NO KEY UPDATE, not
+    # UPDATE: rows that merely reference the user (a notification written by another
+    # user's vote) take KEY SHARE when their foreign key is checked at COMMIT, and must
+    # not wait for this lock (that wait closed a deadlock cycle under load).
+    return User.objects.select_for_update(no_key=True).get(pk=user.pk)
 
 
 def _lock_idea(idea: Idea) -> Idea:
-    return Idea.objects.select_for_update(of=("self",)).select_related("product").get(pk=idea.pk)
+    return (Idea.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("product").get(pk=idea.pk))
 
 
 def _subscribe(idea: Idea, user) -> None:
@@ -109,6 +128,7 @@ def idea_submit(
     *, actor, product: Product, title: str, description: str, anonymous: bool = False
 ) -> Idea:
     """A new idea in community review. It spends no vote; the author follows it."""
+    _require_customer_voice(actor)
     errors: dict[str, list[str]] = {}
     try:
         title = _text("title", title, limit=200)
@@ -118,7 +138,7 @@ def idea_submit(
         description = _text("description", description)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if product is None or not products_visible(actor).filter(pk=product.pk).exists():
+    if product is None or not labs_visible(actor).filter(pk=product.pk).exists():
         errors["product"] = ["Choose one of the products your organization uses."]
     elif not product.is_active:
         errors["product"] = ["This product's lab is closed."]
@@ -141,6 +161,7 @@ def idea_submit(
 def vote_cast(*, actor, idea: Idea) -> Idea:
     """Cast the actor's vote. 409 with the reason when the idea takes no votes, the actor
     already voted for it, or has no votes left."""
+    _require_customer_voice(actor)
     with transaction.atomic():
         _lock_voter(actor)
         idea = _lock_idea(idea)
@@ -475,6 +496,7 @@ def idea_merge(*, actor, idea: Idea, into: Idea, message: str = "") -> Idea:
 
 
 def comment_add(*, actor, idea: Idea, body: str, workaround: bool = False) -> Comment:
+    _require_participant(actor)
     body = _text("body", body, limit=10000)
     with transaction.atomic():
         if idea.status == S.MERGED:
@@ -502,6 +524,7 @@ def comment_add(*, actor, idea: Idea, body: str, workaround: bool = False) -> Co
 def comment_mark(*, actor, comment: Comment, kind: str, reason: str = "") -> CommentMark:
     """Mark a comment helpful (its author earns a vote for every N such marks) or report
     it to the moderators. One of each per reader; not on one's own comment."""
+    _require_participant(actor)
     if kind not in CommentMark.Kind.values:
         raise ValidationError({"kind": ["Mark a comment helpful or report it."]})
     if comment.author_id == actor.pk:

@@ -197,6 +197,9 @@ def load_demo() -> list[Login]:
 
     load_demo_incidents(User.objects.get(email="incident@provider.example"))
     load_demo_maintenance(admin)
+    from caredeck.ideas.demo import load_demo_ideas
+
+    load_demo_ideas(User.objects.get(email="pm@provider.example"), admin=admin)
 
     if not AccessRequest.objects.exists():
         services.access_request_submit(

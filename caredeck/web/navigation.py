@@ -31,6 +31,7 @@ NAVIGATION = [
     # A tenant's own deployment, designed availability and "what if".
     NavItem("Platform", "platform", Capability.VIEW_TENANT, tenant_only=True,
             section="/topology"),
+    NavItem("Ideas", "idea-list", Capability.VIEW_TENANT, section="/ideas"),
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
     NavItem("Incidents", "incident-list", staff_only=True, section="/incidents"),
     # Problems span tenants: staff who serve every tenant (not a TAM of a few) read them.

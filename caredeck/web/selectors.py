@@ -111,6 +111,16 @@ def _problem_work(user, tenant) -> list[WorkItem]:
 WORKLIST_SOURCES.append(_problem_work)
 
 
+def _idea_clocks(user, tenant) -> list[WorkItem]:
+    """Product managers: ideas waiting on their public answer, in-development updates due."""
+    from caredeck.ideas.clocks import pm_work_for
+
+    return [WorkItem(**row) for row in pm_work_for(user)]
+
+
+WORKLIST_SOURCES.append(_idea_clocks)
+
+
 def worklist_for(user, tenant) -> list[WorkItem]:
     items: list[WorkItem] = []
     for source in WORKLIST_SOURCES:
