@@ -742,6 +742,30 @@ WRITES: dict[str, list[Write]] = {
     "idea-update": [Write("POST", lambda w: {"message": "Hijacked update"}, "platform_admin")],
     "idea-merge": [Write("POST", lambda w: {"into": w.idea_a_fresh.number},
                          "platform_admin")],
+    "api:idea-list": [Write("POST", lambda w: {
+        "title": "Hijacked idea", "description": "x", "product": w.product_a.slug,
+    }, "a_customer_admin")],
+    "api:idea-vote": [
+        Write("POST", lambda w: {}, "a_customer_admin"),
+        Write("DELETE", lambda w: None, None),
+    ],
+    "api:idea-comments": [Write("POST", lambda w: {"body": "Hijacked comment"},
+                                "a_customer_admin")],
+    "api:idea-transition": [Write("POST", lambda w: {
+        "status": "declined", "message": "Hijacked", "reason": "Hijacked",
+    }, "platform_admin")],
+    "api:idea-merge": [Write("POST", lambda w: {"into": w.idea_a_fresh.number},
+                             "platform_admin")],
+    "api:idea-update": [Write("POST", lambda w: {"message": "Hijacked update"},
+                              "platform_admin")],
+    "api:idea-comment-helpful": [Write("POST", lambda w: {}, "a_customer_admin")],
+    "api:idea-comment-report": [Write("POST", lambda w: {"reason": "Spam"},
+                                      "a_customer_admin")],
+    "api:idea-comment-hide": [Write("POST", lambda w: {"reason": "Hijacked"},
+                                    "platform_admin")],
+    "api:vote-grant-list": [Write("POST", lambda w: {
+        "user": w.admin_a.pk, "amount": 5, "reason": "Hijacked",
+    }, "platform_admin")],
     "idea-grants": [Write("POST", lambda w: {
         "email": w.admin_a.email, "amount": 5, "reason": "Hijacked",
     }, "platform_admin")],

@@ -529,6 +529,9 @@ def comment_mark(*, actor, comment: Comment, kind: str, reason: str = "") -> Com
         raise ValidationError({"kind": ["Mark a comment helpful or report it."]})
     if comment.author_id == actor.pk:
         raise Conflict("That is your own comment.")
+    if comment.hidden_at and kind == CommentMark.Kind.HELPFUL:
+        # A hidden comment earns its author nothing.
+        raise Conflict("A moderator hid this comment.")
     reason = _text("reason", reason, required=kind == CommentMark.Kind.REPORT, limit=300)
     with transaction.atomic():
         mark, created = CommentMark.objects.get_or_create(
