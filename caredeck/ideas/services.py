@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,6 +28,7 @@ from caredeck.accounts.selectors import provider_organization
 from caredeck.core.audit import audit_record
 from caredeck.core.calendar import contract_business_days
 from caredeck.core.exceptions import Conflict
+from caredeck.core.validation import clean_text
 from caredeck.ideas.models import (
     VOTABLE,
     Comment,
@@ -68,21 +68,6 @@ PM_REMIND_BUSINESS_DAYS = 5
 def _require(actor, capability: Capability) -> None:
     if not has_capability(actor, capability):
         raise PermissionDenied(f"Your roles do not allow this ({capability.label.lower()}).")
-
-
-def _text(name: str, value: Any, *, required: bool = True, limit: int = 20000) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({name: ["Give text."]})
-    value = value.strip()
-    if "\x00" in value:
-        raise ValidationError({name: ["The text contains a NUL character."]})
-    if required and not value:
-        raise ValidationError({name: ["This field is required."]})
-    if len(value) > limit:
-        raise ValidationError({name: [f"At most {limit} characters."]})
-    return value
 
 
 def _require_customer_voice(actor) -> None:
@@ -131,11 +116,11 @@ def idea_submit(
     _require_customer_voice(actor)
     errors: dict[str, list[str]] = {}
     try:
-        title = _text("title", title, limit=200)
+        title = clean_text("title", title, limit=200)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
-        description = _text("description", description)
+        description = clean_text("description", description)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if product is None or not labs_visible(actor).filter(pk=product.pk).exists():
@@ -228,7 +213,7 @@ def vote_grant(*, actor, user, amount, reason: str, source: str = GrantSource.AD
     if isinstance(amount, bool) or not isinstance(amount, int) or not 1 <= amount <= 100:
         errors["amount"] = ["Grant 1 to 100 votes."]
     try:
-        reason = _text("reason", reason, limit=300)
+        reason = clean_text("reason", reason, limit=300)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if user is None or not user.is_active:
@@ -342,7 +327,7 @@ def idea_transition(
         raise ValidationError({"status": ["Choose accepted, in_development, delivered, "
                                           "declined or under_pm_review (merge is its own "
                                           "action)."]})
-    message = _text("message", message, limit=5000)
+    message = clean_text("message", message, limit=5000)
     now = timezone.now()
     with transaction.atomic():
         idea = _lock_idea(idea)
@@ -360,7 +345,7 @@ def idea_transition(
             idea.delivered_at = now
             fields += ["release_notes_url", "delivered_at"]
         elif status == S.DECLINED:
-            idea.decline_reason = _text("reason", reason, limit=2000)
+            idea.decline_reason = clean_text("reason", reason, limit=2000)
             fields.append("decline_reason")
         idea.status = status
         idea.updated_at = idea.last_public_update_at = now
@@ -396,7 +381,7 @@ def idea_update_post(*, actor, idea: Idea, message: str) -> IdeaUpdate:
     """A product manager's public update without a status change: it answers the PM
     clock and restarts the in-development cadence."""
     _require(actor, Capability.MANAGE_IDEAS)
-    message = _text("message", message, limit=5000)
+    message = clean_text("message", message, limit=5000)
     now = timezone.now()
     with transaction.atomic():
         idea = _lock_idea(idea)
@@ -497,7 +482,7 @@ def idea_merge(*, actor, idea: Idea, into: Idea, message: str = "") -> Idea:
 
 def comment_add(*, actor, idea: Idea, body: str, workaround: bool = False) -> Comment:
     _require_participant(actor)
-    body = _text("body", body, limit=10000)
+    body = clean_text("body", body, limit=10000)
     with transaction.atomic():
         if idea.status == S.MERGED:
             raise Conflict(f"{idea.number} was merged into {idea.merged_into.number}; "
@@ -532,7 +517,7 @@ def comment_mark(*, actor, comment: Comment, kind: str, reason: str = "") -> Com
     if comment.hidden_at and kind == CommentMark.Kind.HELPFUL:
         # A hidden comment earns its author nothing.
         raise Conflict("A moderator hid this comment.")
-    reason = _text("reason", reason, required=kind == CommentMark.Kind.REPORT, limit=300)
+    reason = clean_text("reason", reason, required=kind == CommentMark.Kind.REPORT, limit=300)
     with transaction.atomic():
         mark, created = CommentMark.objects.get_or_create(
             comment=comment, user=actor, kind=kind, defaults={"reason": reason}
@@ -564,7 +549,7 @@ def _activity_grant(author) -> None:
 def comment_hide(*, actor, comment: Comment, reason: str) -> Comment:
     """A moderator hides a comment with a reason; its author is told."""
     _require(actor, Capability.MANAGE_IDEAS)
-    reason = _text("reason", reason, limit=300)
+    reason = clean_text("reason", reason, limit=300)
     with transaction.atomic():
         if comment.hidden_at:
             raise Conflict("This comment is already hidden.")

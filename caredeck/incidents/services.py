@@ -11,7 +11,6 @@ the care managers when one passes.
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,6 +23,7 @@ from caredeck.accounts.roles import Capability, OrganizationKind, Role
 from caredeck.core.audit import audit_record, changes_between, snapshot
 from caredeck.core.calendar import contract_business_days
 from caredeck.core.exceptions import Conflict
+from caredeck.core.validation import clean_text
 from caredeck.incidents.models import (
     OPEN_STATUSES,
     UPDATE_STATUSES,
@@ -93,21 +93,6 @@ def _timeline(incident, kind, text, *, actor=None, public=False, organization=No
         incident=incident, kind=kind, text=text, actor=actor, public=public,
         organization=organization, **extra,
     )
-
-
-def _clean_text(name: str, value: Any, *, required: bool = True, max_length: int = 20000) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({name: ["Give text."]})
-    value = value.strip()
-    if "\x00" in value:
-        raise ValidationError({name: ["The text contains a NUL character."]})
-    if required and not value:
-        raise ValidationError({name: ["This field is required."]})
-    if len(value) > max_length:
-        raise ValidationError({name: [f"At most {max_length} characters."]})
-    return value
 
 
 def _clean_detected_at(value, now) -> datetime.datetime:
@@ -191,7 +176,7 @@ def incident_declare(
     now = timezone.now()
     errors: dict[str, list[str]] = {}
     try:
-        title = _clean_text("title", title, max_length=200)
+        title = clean_text("title", title, limit=200)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if severity not in Severity.values:
@@ -201,7 +186,7 @@ def incident_declare(
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
-        first_notice = _clean_text("first_notice", first_notice, required=False)
+        first_notice = clean_text("first_notice", first_notice, required=False)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
@@ -410,7 +395,7 @@ def incident_scope_change(
 def incident_tenant_text_set(*, actor, incident: Incident, organization, impact_text: str):
     """Edit what one tenant is told it feels (pre-filled from the failure matrix)."""
     _require(actor)
-    impact_text = _clean_text("impact_text", impact_text, max_length=5000)
+    impact_text = clean_text("impact_text", impact_text, limit=5000)
     with transaction.atomic():
         row = incident.affected.select_for_update().filter(organization=organization).first()
         if row is None:
@@ -526,7 +511,7 @@ def incident_update_post(
     if status not in UPDATE_STATUSES:
         errors["status"] = [f"Choose one of {', '.join(UPDATE_STATUSES)}."]
     try:
-        body = _clean_text("body", body)
+        body = clean_text("body", body)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -640,8 +625,8 @@ def incident_findings_set(*, actor, incident: Incident, **fields) -> Incident:
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in unknown})
     cleaned = {
-        name: _clean_text(name, value, required=name == "title",
-                          max_length=200 if name == "title" else 20000)
+        name: clean_text(name, value, required=name == "title",
+                          limit=200 if name == "title" else 20000)
         for name, value in fields.items() if name != "severity"
     }
     if "severity" in fields:
@@ -735,7 +720,7 @@ def incident_evidence_add(*, actor, incident: Incident, text: str, upload=None) 
     """Attach forensic evidence (a log capture, a screenshot, a trace) with a note.
     Evidence is internal: staff only, served after a permission check."""
     _require(actor)
-    text = _clean_text("text", text, required=upload is None, max_length=5000)
+    text = clean_text("text", text, required=upload is None, limit=5000)
     if upload is not None:
         import os
 
