@@ -47,6 +47,14 @@ SCHEDULE: list[ScheduleEntry] = [
         next_due="caredeck.ideas.clocks.next_due",
     ),
     ScheduleEntry(
+        name="case-clocks",
+        description="Customer Care: SLA warnings to the owner and breaches to the care "
+        "manager, reminders to customers a case waits on and the auto-close after 7 days, "
+        "and escalations not acknowledged in time.",
+        run="caredeck.cases.clocks.enqueue_due",
+        next_due="caredeck.cases.clocks.next_due",
+    ),
+    ScheduleEntry(
         name="task-results-prune",
         description="Delete finished task results older than 7 days (database backend).",
         run="caredeck.core.maintenance.task_results_prune",

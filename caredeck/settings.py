@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "caredeck.maintenance",
     "caredeck.status",
     "caredeck.ideas",
+    "caredeck.cases",
     "caredeck.web",
 ]
 
@@ -277,6 +278,17 @@ IDEAS_PM_ANSWER_BUSINESS_DAYS = envint("CAREDECK_IDEAS_PM_ANSWER_BUSINESS_DAYS",
 IDEAS_DEV_UPDATE_DAYS = envint("CAREDECK_IDEAS_DEV_UPDATE_DAYS", 60)
 # One vote earned for every this many of a user's comments marked helpful (0: off).
 IDEAS_HELPFUL_COMMENTS_PER_VOTE = envint("CAREDECK_IDEAS_HELPFUL_COMMENTS_PER_VOTE", 5)
+# Customer Care: an SLA warning goes out when this share of the target is left; a care
+# manager acknowledges an escalation within CASES_ESCALATION_ACK_MINUTES; a case waiting
+# on the customer is reminded after CASES_CUSTOMER_REMINDER_DAYS and closes itself after
+# CASES_CUSTOMER_WAIT_DAYS; a customer may reopen a closed case for CASES_REOPEN_DAYS.
+CASES_SLA_WARNING_SHARE = float(os.environ.get("CAREDECK_CASES_SLA_WARNING_SHARE", "0.2"))
+CASES_ESCALATION_ACK_MINUTES = envint("CAREDECK_CASES_ESCALATION_ACK_MINUTES", 60)
+CASES_CUSTOMER_WAIT_DAYS = envint("CAREDECK_CASES_CUSTOMER_WAIT_DAYS", 7)
+CASES_CUSTOMER_REMINDER_DAYS = (3, 6)
+CASES_REOPEN_DAYS = envint("CAREDECK_CASES_REOPEN_DAYS", 30)
+# "Breaching soon" in the queues: an SLA due within this many minutes.
+CASES_BREACHING_SOON_MINUTES = envint("CAREDECK_CASES_BREACHING_SOON_MINUTES", 60)
 # The provider's public status page (/public-status/): no tenant names, no sign-in.
 CAREDECK_PUBLIC_STATUS = envbool("CAREDECK_PUBLIC_STATUS", True)
 

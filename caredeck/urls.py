@@ -15,5 +15,8 @@ urlpatterns = [
     # Before ideas.urls: its "ideas/<str:number>/" would catch "ideas/reports/".
     path("", include("caredeck.ideas.report_urls")),
     path("", include("caredeck.ideas.urls")),
+    # Before cases.urls: its "cases/<str:number>/" would catch "cases/reports/".
+    path("", include("caredeck.cases.report_urls")),
+    path("", include("caredeck.cases.urls")),
     path("", include("caredeck.web.urls")),
 ]

@@ -49,6 +49,10 @@ class Capability(models.TextChoices):
     MANAGE_PROBLEMS = "manage_problems", "Hold post-incident reviews, keep problem records"
     MANAGE_IDEAS = "manage_ideas", "Answer, move and merge ideas; moderate comments"
     GRANT_VOTES = "grant_votes", "Grant extra votes in the ideas lab"
+    OPEN_CASES = "open_cases", "Open support cases, answer them and escalate them"
+    VIEW_ORG_CASES = "view_org_cases", "See every support case of the organization"
+    WORK_CASES = "work_cases", "Work support cases: route, answer, solve, close; write the KB"
+    MANAGE_CARE = "manage_care", "Run Customer Care: groups, experts, escalations, reports"
 
 
 C = Capability
@@ -60,17 +64,21 @@ _STAFF = _BASE | {C.SERVE_ALL_TENANTS, C.VIEW_DELIVERIES}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.CUSTOMER_MEMBER: frozenset(_BASE),
-    Role.DESIGNATED_CONTACT: frozenset(_BASE),
+    # The designated contact opens the organization's cases and sees all of them.
+    Role.DESIGNATED_CONTACT: frozenset(_BASE | {C.OPEN_CASES, C.VIEW_ORG_CASES}),
     Role.CUSTOMER_ADMIN: frozenset(
-        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS}
+        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS,
+                 C.VIEW_ORG_CASES}
     ),
+    # A partner acts for its customers as far as each partner link allows.
     Role.PARTNER_USER: frozenset(
-        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS}
+        _BASE | {C.MANAGE_USERS, C.MANAGE_DESIGNATED_CONTACTS, C.MANAGE_WEBHOOKS,
+                 C.OPEN_CASES, C.VIEW_ORG_CASES}
     ),
-    Role.CARE_ANALYST: frozenset(_STAFF),
-    Role.CARE_MANAGER: frozenset(_STAFF),
+    Role.CARE_ANALYST: frozenset(_STAFF | {C.WORK_CASES}),
+    Role.CARE_MANAGER: frozenset(_STAFF | {C.WORK_CASES, C.MANAGE_CARE}),
     # A TAM serves the accounts it is TAM of, not the whole base.
-    Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES}),
+    Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES, C.WORK_CASES}),
     Role.PRODUCT_MANAGER: frozenset(_STAFF | {C.MANAGE_IDEAS}),
     Role.INCIDENT_MANAGER: frozenset(
         _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
@@ -97,6 +105,8 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.MANAGE_PROBLEMS,
             C.MANAGE_IDEAS,
             C.GRANT_VOTES,
+            C.WORK_CASES,
+            C.MANAGE_CARE,
         }
     ),
 }
@@ -130,6 +140,8 @@ DELEGABLE_CAPABILITIES = (
     C.MANAGE_USERS,
     C.MANAGE_DESIGNATED_CONTACTS,
     C.MANAGE_WEBHOOKS,
+    C.OPEN_CASES,
+    C.VIEW_ORG_CASES,
 )
 
 

@@ -23,6 +23,7 @@ from caredeck.accounts.roles import Capability, OrganizationKind, Role
 from caredeck.core.audit import audit_record, changes_between, snapshot
 from caredeck.core.calendar import contract_business_days
 from caredeck.core.exceptions import Conflict
+from caredeck.core.uploads import checked_upload_name
 from caredeck.core.validation import clean_text
 from caredeck.incidents.models import (
     OPEN_STATUSES,
@@ -722,17 +723,10 @@ def incident_evidence_add(*, actor, incident: Incident, text: str, upload=None) 
     _require(actor)
     text = clean_text("text", text, required=upload is None, limit=5000)
     if upload is not None:
-        import os
-
-        name = os.path.basename(upload.name or "")[:200]
-        extension = os.path.splitext(name)[1].lower()
-        if extension not in EVIDENCE_EXTENSIONS:
-            allowed = ", ".join(sorted(EVIDENCE_EXTENSIONS))
-            raise ValidationError(
-                {"file": [f"Attach a log, capture, image, PDF or archive ({allowed})."]}
-            )
-        if upload.size > EVIDENCE_MAX_BYTES:
-            raise ValidationError({"file": ["At most 5 MB per file."]})
+        name = checked_upload_name(
+            upload, field="file", extensions=EVIDENCE_EXTENSIONS, max_bytes=EVIDENCE_MAX_BYTES,
+            what="a log, capture, image, PDF or archive",
+        )
     with transaction.atomic():
         event = TimelineEvent(
             incident=incident, kind=EventKind.EVIDENCE, text=text, actor=actor, public=False,

@@ -91,6 +91,29 @@ EVENT_TYPES: dict[str, EventType] = {
             "escalations when it is late.", (Channel.EMAIL, Channel.IN_APP), staff_only=True,
         ),
         EventType(
+            "case.update", "Your support cases",
+            "Each step of a case you opened or that was opened for you: information we "
+            "need, solutions to review, replies, escalations, closure.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True,
+        ),
+        EventType(
+            "case.work", "Cases you own or help on",
+            "A case routed or handed over to you, the customer's answers, confirmations "
+            "and rejections, and SLA warnings before a breach.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
+            "case.sla", "Case SLA breaches",
+            "A case of a group you manage missed its first-response or resolution target.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
+            "case.escalation", "Case escalations",
+            "A customer escalated a case: acknowledge it with next steps and a "
+            "communication plan; reminders when the acknowledgement is late.",
+            (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
+        ),
+        EventType(
             "webhook.test", "Webhook test", "A test message sent from the webhook settings.",
             (), channels=(),
         ),

@@ -75,3 +75,11 @@ def timeuntil_delta(delta) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{minutes} min"
+
+
+@register.filter
+def markdown(value: str):
+    """Markdown a person wrote, rendered and sanitized (core/markdown.py)."""
+    from caredeck.core.markdown import render_markdown
+
+    return render_markdown(value)
