@@ -161,14 +161,19 @@ def _remind_customer(case: Case, now, changed: list[str]) -> int:
 
     if case.customer_remind_at is None or case.customer_remind_at > now:
         return 0
-    case.customer_reminders_sent += 1
     offsets = settings.CASES_CUSTOMER_REMINDER_DAYS
-    following = (offsets[case.customer_reminders_sent]
-                 if case.customer_reminders_sent < len(offsets) else None)
-    case.customer_remind_at = (
-        case.waiting_since + datetime.timedelta(days=following)
-        if following is not None and case.waiting_since else None
-    )
+    case.customer_remind_at = None
+    # One reminder now; those that also fell due while the scheduler was down are
+    # passed over (counted), not sent seconds apart on the next ticks.
+    while case.customer_reminders_sent < len(offsets):
+        case.customer_reminders_sent += 1
+        if case.customer_reminders_sent >= len(offsets) or case.waiting_since is None:
+            break
+        following = case.waiting_since + datetime.timedelta(
+            days=offsets[case.customer_reminders_sent])
+        if following > now:
+            case.customer_remind_at = following
+            break
     changed += ["customer_reminders_sent", "customer_remind_at"]
     what = ("the information we asked for" if case.status == CaseStatus.INFO_REQUESTED
             else "your answer to the proposed solution")

@@ -29,6 +29,7 @@ from caredeck.cases.models import (
 )
 from caredeck.core.numbering import looks_like_number
 from caredeck.core.selectors import one_or_404
+from caredeck.core.validation import is_id
 
 LIST_RELATED = ("organization", "product", "owner", "group")
 
@@ -120,7 +121,9 @@ def queue(user, name: str) -> QuerySet[Case]:
     if name == "breaching":
         return cases.filter(breaching_soon()).order_by("resolution_due_at")
     if name == "escalated":
-        return active.filter(escalations__acknowledged_at__isnull=True).distinct()
+        # One join: a case with no escalation at all is not "escalated".
+        return active.filter(escalations__isnull=False,
+                             escalations__acknowledged_at__isnull=True).distinct()
     return active.filter(owner=user)
 
 
@@ -171,7 +174,7 @@ def kb_search(user, q: str = "", product=None) -> QuerySet[KnowledgeArticle]:
 
 def kb_get(user, key: str) -> KnowledgeArticle:
     """By number (KB-000042) or by id (the API's `kb_article`)."""
-    if str(key).isdigit():
+    if is_id(key):
         return one_or_404(kb_visible(user), "article", pk=int(key))
     if not looks_like_number(key, "KB"):
         one_or_404(KnowledgeArticle.objects.none(), "article")
@@ -198,7 +201,7 @@ def hotfix_search(user, q: str = "", status: str = "") -> QuerySet[Hotfix]:
 
 
 def hotfix_get(user, key: str) -> Hotfix:
-    if str(key).isdigit():
+    if is_id(key):
         return one_or_404(hotfixes_visible(user), "hot fix", pk=int(key))
     if not looks_like_number(key, "HF"):
         one_or_404(Hotfix.objects.none(), "hot fix")

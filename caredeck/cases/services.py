@@ -43,7 +43,7 @@ from caredeck.cases.models import (
 from caredeck.core.audit import audit_record, changes_between, snapshot
 from caredeck.core.exceptions import Conflict
 from caredeck.core.uploads import checked_upload_name
-from caredeck.core.validation import clean_text
+from caredeck.core.validation import clean_text, is_id
 from caredeck.notify.audience import staff_with_roles
 from caredeck.notify.services import notify_users
 
@@ -272,7 +272,7 @@ CLOCK_FIELDS = [*sla.FIELDS, "first_response_at", "resolved_at", *WAIT_FIELDS]
 def _clean_choice(name: str, value, choices, message: str):
     if value in choices:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) in choices:
+    if isinstance(value, str) and is_id(value) and int(value) in choices:
         return int(value)
     raise ValidationError({name: [message]})
 
@@ -654,9 +654,11 @@ def case_reopen(*, actor, case: Case, reason) -> Case:
         case.resolved_at = None
         case.resolution_breached_at = None
         case.resolution_warned_at = None
+        # Resume first: a case that closed itself while paused keeps its old minutes
+        # left, which must not replace the fresh resolution target set below.
+        _customer_answered(case, now)
         target = sla.target_minutes(case, "case_resolution_minutes")
         sla._set(case, "resolution", now, target, target, sla.calendar_for(case))
-        _customer_answered(case, now)
         _touch(case, "status", "reopened", "closed_at", "close_reason", "confirmed_at",
                "resolution_breached_at", "resolution_warned_at", *CLOCK_FIELDS)
         event = _event(case, EventKind.REOPENED, actor=actor, body=reason, at=now)
@@ -674,7 +676,7 @@ def case_assign(*, actor, case: Case, analyst, note) -> Case:
     """Hand-over: explicit, with a note; by the owner or a care manager."""
     note = clean_text("note", note, limit=5000)
     if not isinstance(analyst, User):
-        analyst = User.objects.filter(pk=analyst).first() if str(analyst).isdigit() else None
+        analyst = User.objects.filter(pk=analyst).first() if is_id(analyst) else None
     if analyst is None or not analyst.is_active or not has_capability(
             analyst, Capability.WORK_CASES, case.organization) or not is_provider_staff(analyst):
         raise ValidationError({"analyst": ["Choose an active Customer Care analyst who serves "
@@ -708,7 +710,7 @@ def case_add_collaborator(*, actor, case: Case, user) -> Case:
     if not is_care(actor, case):
         raise PermissionDenied("Customer Care adds collaborators.")
     if not isinstance(user, User):
-        user = User.objects.filter(pk=user).first() if str(user).isdigit() else None
+        user = User.objects.filter(pk=user).first() if is_id(user) else None
     if user is None or not user.is_active or not is_provider_staff(user) or not has_capability(
             user, Capability.WORK_CASES, case.organization):
         raise ValidationError({"user": ["Choose an active Customer Care colleague."]})

@@ -33,7 +33,7 @@ DEFAULT_TARGETS = {
 FIELDS = [
     f"{prefix}_{suffix}"
     for _, prefix, _ in CLOCKS
-    for suffix in ("due_at", "warn_at", "left_minutes")
+    for suffix in ("due_at", "warn_at", "warned_at", "left_minutes")
 ] + ["sla_paused_at"]
 
 
@@ -104,7 +104,14 @@ def resume(case: Case, now: datetime.datetime) -> None:
     calendar = calendar_for(case)
     for contract_field, prefix, stop_field in CLOCKS:
         left = getattr(case, f"{prefix}_left_minutes")
-        if _running(case, stop_field) and left is not None:
+        if _running(case, stop_field) and left is not None and left <= 0:
+            # Paused after its due: the target was already missed. Keep the instant it
+            # fell due (or now, when a retarget used up the time while paused), so the
+            # breach fires and `met` says missed instead of a fresh due at `now`.
+            due = getattr(case, f"{prefix}_due_at")
+            setattr(case, f"{prefix}_due_at", now if due is None else min(due, now))
+            setattr(case, f"{prefix}_warn_at", None)
+        elif _running(case, stop_field) and left is not None:
             _set(case, prefix, now, left, target_minutes(case, contract_field), calendar)
         setattr(case, f"{prefix}_left_minutes", None)
     case.sla_paused_at = None
@@ -135,6 +142,10 @@ def retarget(case: Case, now: datetime.datetime, old_criticality: int) -> None:
         spent = old_target - left
         new_target = target_minutes(case, contract_field)
         new_left = max(new_target - spent, 0)
+        # A warning of the old target says nothing of the new one when there is time to
+        # warn again before it.
+        if new_left > new_target * warning_share():
+            setattr(case, f"{prefix}_warned_at", None)
         if case.sla_paused_at is not None:
             setattr(case, f"{prefix}_left_minutes", round(new_left))
         else:

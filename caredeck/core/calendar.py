@@ -18,9 +18,15 @@ import holidays
 @lru_cache(maxsize=64)
 def _holidays_of(country: str, year: int):
     try:
-        return holidays.country_holidays(country, years=[year])
+        return holidays.country_holidays((country or "").upper(), years=[year])
     except NotImplementedError:  # a country the package does not know: weekends only
         return {}
+
+
+def _utc(instant: datetime.datetime) -> datetime.datetime:
+    """Arithmetic on aware datetimes of one zone is wall-clock arithmetic (an hour off
+    across a DST change): the calendar works in UTC whatever zone the caller used."""
+    return instant.astimezone(datetime.UTC)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -102,11 +108,13 @@ class BusinessHours:
     def is_open(self, instant: datetime.datetime) -> bool:
         if self.always_open:
             return True
+        instant = _utc(instant)
         window = next(self._windows_from(instant), None)
         return window is not None and window[0] <= instant
 
     def next_opening(self, instant: datetime.datetime) -> datetime.datetime | None:
         """`instant` itself when open, else when the next window opens."""
+        instant = _utc(instant)
         if self.always_open:
             return instant
         window = next(self._windows_from(instant), None)
@@ -115,6 +123,7 @@ class BusinessHours:
     def add_minutes(self, start: datetime.datetime, minutes: float) -> datetime.datetime:
         """The instant when `minutes` working minutes have passed after `start`."""
         remaining = datetime.timedelta(minutes=max(minutes, 0))
+        start = _utc(start)
         if self.always_open:
             return start + remaining
         for opens, closes in self._windows_from(start):
@@ -126,6 +135,7 @@ class BusinessHours:
 
     def minutes_between(self, start: datetime.datetime, end: datetime.datetime) -> float:
         """Working minutes from `start` to `end` (negative when `end` comes first)."""
+        start, end = _utc(start), _utc(end)
         if end < start:
             return -self.minutes_between(end, start)
         if self.always_open:

@@ -22,3 +22,10 @@ def clean_text(name: str, value: Any, *, required: bool = True, limit: int = 200
     if len(value) > limit:
         raise ValidationError({name: [f"At most {limit} characters."]})
     return value
+
+
+def is_id(value: Any) -> bool:
+    """A database id as a form or a script sends it: ASCII digits that fit a bigint
+    ("²" is a digit to Python, and int() refuses it)."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) < 19

@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from caredeck.accounts.models import Segment
+from caredeck.core.csv import csv_response as _csv_response
 from caredeck.ideas import reports
 from caredeck.ideas.selectors import labs_visible
 
@@ -37,12 +37,6 @@ TAB_LABELS = (
     ("waiting", "Waiting on a PM answer"),
     ("delivered", "Delivered per quarter"),
 )
-
-
-def _csv_response(text: str, filename: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def _filters(request) -> tuple[dict, dict[str, str]]:

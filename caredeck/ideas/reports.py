@@ -20,9 +20,7 @@ votes, and sees only what the reader may see (`ideas_visible`).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -42,6 +40,7 @@ from caredeck.accounts.models import Product, Segment
 from caredeck.accounts.roles import Capability, OrganizationKind
 from caredeck.accounts.selectors import provider_organization
 from caredeck.core.calendar import is_business_day
+from caredeck.core.csv import csv_cell, csv_text  # noqa: F401 - csv_cell re-exported
 from caredeck.ideas.models import VOTABLE, Idea, IdeaStatus, Vote
 from caredeck.ideas.selectors import ideas_visible, labs_visible
 
@@ -467,39 +466,14 @@ def delivered_rows(ideas: Iterable[Idea]) -> list[DeliveredIdea]:
 
 # --- CSV ---------------------------------------------------------------------------------
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet shows as text, never runs as a formula: titles and names come
-    from users, so text starting with = + - @ (or a tab / carriage return) gets a
-    leading apostrophe. Numbers stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _csv(header: list[str], rows: Iterable[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
-    return out.getvalue()
+# Cells are made formula-safe by core/csv.py (titles and names come from users).
 
 
 def top_per_product_csv(groups: list[ProductTop], quarter: Quarter | None) -> str:
     header = ["product", "product_name", "rank", "idea", "title", "status",
               "votes_in_quarter" if quarter else "live_votes", "voting_organizations",
               "submitted_at", "url"]
-    return _csv(header, (
+    return csv_text(header, (
         [g.slug, g.name, i.rank, i.number, i.title, i.status, i.votes, i.organizations,
          i.created_at, _url(i.number)]
         for g in groups for i in g.ideas
@@ -510,7 +484,7 @@ def top_per_segment_csv(groups: list[SegmentTop], quarter: Quarter | None) -> st
     header = ["segment", "segment_name", "rank", "idea", "title", "product", "status",
               "segment_votes_in_quarter" if quarter else "segment_votes",
               "segment_organizations", "live_votes", "url"]
-    return _csv(header, (
+    return csv_text(header, (
         [segment_param(g.segment), g.label, i.rank, i.number, i.title, i.product_slug,
          i.status, i.votes, i.organizations, i.total_votes, _url(i.number)]
         for g in groups for i in g.ideas
@@ -520,7 +494,7 @@ def top_per_segment_csv(groups: list[SegmentTop], quarter: Quarter | None) -> st
 def waiting_csv(rows: list[WaitingIdea]) -> str:
     header = ["idea", "title", "product", "product_lead", "votes", "threshold_reached_at",
               "pm_answer_due_at", "business_days_left", "overdue", "url"]
-    return _csv(header, (
+    return csv_text(header, (
         [w.number, w.title, w.product_slug, w.lead, w.votes, w.threshold_reached_at,
          w.pm_answer_due_at, w.business_days_left, w.overdue, _url(w.number)]
         for w in rows
@@ -530,7 +504,7 @@ def waiting_csv(rows: list[WaitingIdea]) -> str:
 def delivered_csv(rows: list[DeliveredIdea]) -> str:
     header = ["quarter", "idea", "title", "product", "delivered_at", "votes_at_delivery",
               "release_notes_url", "url"]
-    return _csv(header, (
+    return csv_text(header, (
         [d.quarter.key, d.number, d.title, d.product_slug, d.delivered_at,
          d.votes_at_delivery, d.release_notes_url, _url(d.number)]
         for d in rows

@@ -200,6 +200,9 @@ def load_demo() -> list[Login]:
     from caredeck.ideas.demo import load_demo_ideas
 
     load_demo_ideas(User.objects.get(email="pm@provider.example"), admin=admin)
+    from caredeck.cases.demo import load_demo_cases
+
+    load_demo_cases(admin)
 
     if not AccessRequest.objects.exists():
         services.access_request_submit(
@@ -213,6 +216,7 @@ def load_demo() -> list[Login]:
     return [
         Login("admin@provider.example", "provider platform administrator"),
         Login("care.manager@provider.example", "care manager"),
+        Login("analyst.ny@provider.example", "Care analyst, Telephony, New York"),
         Login("tam@provider.example", "TAM of Acme and Globex"),
         Login("admin@acme.example", "customer admin + designated contact, Acme"),
         Login("member@globex.example", "customer member, Globex"),

@@ -283,6 +283,7 @@ def test_saving_channels_stores_only_what_changed(page_as, member_a):
             "idea.moderation": ["email", "in_app"],
             "idea.status": ["email", "in_app"],
             "idea.comment": ["in_app"],
+            "case.update": ["email", "in_app"],
             "access.requested": [],  # staff-only: not a customer's choice, ignored
         },
     )
