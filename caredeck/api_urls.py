@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from caredeck.accounts import api as accounts_api
+from caredeck.cases import api as cases_api
 from caredeck.core.api_views import AuditList
 from caredeck.ideas import api as ideas_api
 from caredeck.incidents import api as incidents_api
@@ -39,6 +40,7 @@ urlpatterns = [
     ),
     path("impact/", topology_api.ImpactView.as_view(), name="impact"),
     path("availability/", topology_api.AvailabilityView.as_view(), name="availability"),
+    *cases_api.urlpatterns,
     *ideas_api.urlpatterns,
     *incidents_api.urlpatterns,
     *maintenance_api.urlpatterns,

@@ -87,6 +87,20 @@ from caredeck.accounts.models import (
     User,
 )
 from caredeck.accounts.roles import DELEGABLE_CAPABILITIES, OrganizationKind, Role
+from caredeck.cases import services as case_services
+from caredeck.cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEscalation,
+    CaseEvent,
+    CaseRequirement,
+    EscalationContact,
+    Expert,
+    Hotfix,
+    KnowledgeArticle,
+    Skill,
+    SupportGroup,
+)
 from caredeck.core.audit import AUDITED
 from caredeck.core.models import AuditEntry
 from caredeck.ideas import services as idea_services
@@ -245,6 +259,20 @@ class World:
     idea_a_fresh: Idea  # in A's own product, no votes: to vote for, to merge into
     idea_shared: Idea  # in a product A and B use, posted anonymously by A
     comment_a: IdeaComment
+    # Support cases of A, one in each state an action starts from (A's designated
+    # contact opened them; an internal note and a file carry the marker).
+    case_a: Case  # open: comment, request info, propose, hand over, escalate
+    case_info: Case  # waiting for information
+    case_proposed: Case  # solution proposed: confirm or reject
+    case_confirmed: Case  # confirmed: close
+    case_closed: Case  # closed with an internal KB article and a hot fix: reopen
+    case_escalated: Case  # escalation waiting for a care manager's acknowledgement
+    attachment_a: CaseAttachment
+    kb_a: KnowledgeArticle  # provider-internal: customers never read it
+    hotfix_a: Hotfix
+    care_group: SupportGroup
+    expert: Expert
+    requirement: CaseRequirement
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -279,6 +307,10 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     "comment_id": lambda w: Target(w.comment_a.pk, TENANT),
     # An action item of the review of A's incident.
     "item_id": lambda w: Target(w.action_item_a.pk, PROVIDER_ONLY),
+    # The Care set-up: an expert, a required fact of A's product, an escalation contact.
+    "expert_id": lambda w: Target(w.expert.pk, PROVIDER_ONLY),
+    "requirement_id": lambda w: Target(w.requirement.pk, PROVIDER_ONLY),
+    "deployment": lambda w: Target("cloud", PROVIDER_ONLY),
     # Evidence attached to A's incident (internal: staff only).
     "event_id": lambda w: Target(w.evidence_a.pk, TENANT),
 }
@@ -305,6 +337,16 @@ def history_targets(w: World) -> list[dict[str, Target]]:
         {"kind": Target("problem", PROVIDER_ONLY),
          "object_id": Target(w.problem_a.number, PROVIDER_ONLY)},
         {"kind": Target("idea", TENANT), "object_id": Target(w.idea_a.number, TENANT)},
+        {"kind": Target("case", TENANT), "object_id": Target(w.case_a.number, TENANT)},
+        {"kind": Target("kb", PROVIDER_ONLY), "object_id": Target(w.kb_a.number, PROVIDER_ONLY)},
+        {"kind": Target("hotfix", PROVIDER_ONLY),
+         "object_id": Target(w.hotfix_a.number, PROVIDER_ONLY)},
+        {"kind": Target("support_group", PROVIDER_ONLY),
+         "object_id": Target(w.care_group.slug, PROVIDER_ONLY)},
+        {"kind": Target("expert", PROVIDER_ONLY),
+         "object_id": Target(w.expert.pk, PROVIDER_ONLY)},
+        {"kind": Target("escalation_contact", PROVIDER_ONLY),
+         "object_id": Target("cloud", PROVIDER_ONLY)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -343,6 +385,24 @@ INCIDENT_FOR_ROUTE: dict[str, Callable[[World], list[Target]]] = {
 }
 
 
+# Case routes whose action needs the case in a given state (by the route name's end).
+CASE_FOR_ACTION: dict[str, str] = {
+    "provide-info": "case_info",
+    "confirm": "case_proposed",
+    "reject-solution": "case_proposed",
+    "close": "case_confirmed",
+    "reopen": "case_closed",
+    "acknowledge-escalation": "case_escalated",
+}
+
+
+def case_for_route(name: str, w: World) -> Case:
+    for action, attribute in CASE_FOR_ACTION.items():
+        if name.endswith(action):
+            return getattr(w, attribute)
+    return w.case_a
+
+
 def number_targets(route, w: World) -> list[Target]:
     """`number` is a public number (INC-…, MNT-…, PRB-…): which kind follows from the
     route. An incident route is tried on A's own incident (404 expected) and on one A
@@ -360,6 +420,13 @@ def number_targets(route, w: World) -> list[Target]:
     if name.startswith("maintenance"):
         return [Target(w.maintenance_a.number, TENANT),
                 Target(w.maintenance_shared.number, SHARED)]
+    if name.startswith("case"):
+        return [Target(case_for_route(name, w).number, TENANT)]
+    if name.startswith("kb"):
+        # A provider-internal article: outsiders get 403 or 404.
+        return [Target(w.kb_a.number, PROVIDER_ONLY)]
+    if name.startswith("hotfix"):
+        return [Target(w.hotfix_a.number, PROVIDER_ONLY)]
     raise UnknownParameter(
         f"Route {route.id!r} ({route.template}) takes `number` but number_targets() in "
         f"{__file__} does not know which kind of object it names."
@@ -388,6 +455,10 @@ ROUTE_PARAMS: dict[str, Callable[[World], list[dict[str, Target]]]] = {
     "api:access-request-decline": _one(
         "pk", lambda w: Target(w.request_pending.pk, PROVIDER_ONLY)
     ),
+    "care-group-edit": _one("slug", lambda w: Target(w.care_group.slug, PROVIDER_ONLY)),
+    # A file a customer attached to A's case.
+    "case-attachment": lambda w: [{"number": Target(w.case_a.number, TENANT),
+                                   "item_id": Target(w.attachment_a.pk, TENANT)}],
 }
 
 # Query strings that name A's objects on routes that look objects up from the query.
@@ -528,7 +599,8 @@ WRITES: dict[str, list[Write]] = {
     "notification-settings": [Write("POST", lambda w: {
         "incident.notice": ["in_app"], "maintenance.notice": ["email"], "access.requested": [],
         "incident.report": ["email"], "incident.team": ["email"], "maintenance.team": ["email"],
-        "idea.moderation": ["email"],
+        "idea.moderation": ["email"], "case.update": ["email"], "case.work": ["email"],
+        "case.sla": ["email"], "case.escalation": ["email"],
         "outbox.dead": ["email"],
     }, None)],
     "api:notification-read": [Write("POST", lambda w: {}, "a_customer_admin")],
@@ -766,6 +838,110 @@ WRITES: dict[str, list[Write]] = {
     "api:vote-grant-list": [Write("POST", lambda w: {
         "user": w.admin_a.pk, "amount": 5, "reason": "Hijacked",
     }, "platform_admin")],
+    # Customer Care pages: A's cases, each action on a case in the state it needs.
+    "case-new": [Write("POST", lambda w: {
+        "product": w.product_a.slug, "deployment": "cloud", "criticality": "3",
+        "summary": "Hijacked case", "description": "x",
+    }, "a_designated_contact")],
+    "case-comment": [Write("POST", lambda w: {"body": "Hijacked comment"},
+                           "a_designated_contact")],
+    "case-request-info": [Write("POST", lambda w: {"body": "Hijacked?"}, "platform_admin")],
+    "case-provide-info": [Write("POST", lambda w: {"body": "Hijacked info"},
+                                "a_designated_contact")],
+    "case-propose-solution": [Write("POST", lambda w: {"body": "Hijacked"}, "platform_admin")],
+    "case-confirm": [Write("POST", lambda w: {}, "a_designated_contact")],
+    "case-reject-solution": [Write("POST", lambda w: {"reason": "Hijacked"},
+                                   "a_designated_contact")],
+    "case-close": [Write("POST", lambda w: {
+        "root_cause": "Hijacked", "new_title": "Hijacked", "new_body": "x",
+        "new_visibility": "public",
+    }, "platform_admin")],
+    "case-reopen": [Write("POST", lambda w: {"reason": "Hijacked"}, "a_designated_contact")],
+    "case-assign": [Write("POST", lambda w: {
+        "analyst": w.users["tam_of_a"].pk, "note": "Hijacked",
+    }, "platform_admin")],
+    "case-collaborators": [Write("POST", lambda w: {"user": w.users["tam_of_a"].pk},
+                                 "platform_admin")],
+    "case-criticality": [Write("POST", lambda w: {"criticality": "1", "reason": "Hijacked"},
+                               "platform_admin")],
+    "case-escalate": [Write("POST", lambda w: {"business_impact": "Hijacked"},
+                            "a_designated_contact")],
+    "case-acknowledge-escalation": [Write("POST", lambda w: {
+        "next_steps": "Hijacked", "communication_plan": "Hijacked",
+    }, "platform_admin")],
+    "kb-new": [Write("POST", lambda w: {"title": "Hijacked KB", "body": "x",
+                                        "visibility": "public"}, "platform_admin")],
+    "kb-edit": [Write("POST", lambda w: {"title": "Hijacked", "body": "x",
+                                         "visibility": "public"}, "platform_admin")],
+    "hotfix-new": [Write("POST", lambda w: {
+        "product": w.product_a.slug, "version": "6.6", "description": "Hijacked",
+        "cases": w.case_a.number,
+    }, "platform_admin")],
+    "hotfix-release": [Write("POST", lambda w: {}, "platform_admin")],
+    # The Care set-up (care managers): groups, experts, required facts, escalation contacts.
+    "care-group-new": [Write("POST", lambda w: {
+        "name": "Hijacked group", "slug": "hijacked", "timezone": "UTC", "country": "US",
+        "day_start": "08:00", "day_end": "18:00", "workdays": "0",
+    }, "platform_admin")],
+    "care-group-edit": [Write("POST", lambda w: {
+        "name": "Hijacked group", "slug": w.care_group.slug, "timezone": "UTC",
+        "country": "US", "day_start": "08:00", "day_end": "18:00", "workdays": "0",
+    }, "platform_admin")],
+    "care-expert-new": [Write("POST", lambda w: {
+        "user": w.users["tam_of_a"].pk, "group": w.care_group.pk, "timezone": "UTC",
+        "country": "US", "shift_start": "08:00", "shift_end": "17:00", "workdays": "0",
+        "max_open_cases": "5",
+    }, "platform_admin")],
+    "care-expert-edit": [Write("POST", lambda w: {
+        "group": w.care_group.pk, "timezone": "UTC", "country": "US",
+        "shift_start": "09:00", "shift_end": "17:00", "workdays": "0", "max_open_cases": "5",
+    }, "platform_admin")],
+    "care-requirement-add": [Write("POST", lambda w: {
+        "product": w.product_a.slug, "name": "trunk_id", "label": "Trunk",
+    }, "platform_admin")],
+    "care-requirement-remove": [Write("POST", lambda w: {}, "platform_admin")],
+    "care-escalation-contact": [Write("POST", lambda w: {
+        "manager": w.users["platform_admin"].pk, "phone": "+1 555 0666",
+    }, "platform_admin")],
+    # Customer Care over the API: A's cases, each action on a case in the state it needs.
+    "api:case-list": [Write("POST", lambda w: {
+        "product": w.product_a.slug, "deployment": "cloud", "criticality": 3,
+        "summary": "Hijacked case", "description": "x",
+    }, "a_designated_contact")],
+    "api:case-comments": [Write("POST", lambda w: {"body": "Hijacked comment"},
+                                "a_designated_contact")],
+    "api:case-request-info": [Write("POST", lambda w: {"body": "Hijacked?"}, "platform_admin")],
+    "api:case-provide-info": [Write("POST", lambda w: {"body": "Hijacked info"},
+                                    "a_designated_contact")],
+    "api:case-propose-solution": [Write("POST", lambda w: {"body": "Hijacked"},
+                                        "platform_admin")],
+    "api:case-confirm": [Write("POST", lambda w: {}, "a_designated_contact")],
+    "api:case-reject-solution": [Write("POST", lambda w: {"reason": "Hijacked"},
+                                       "a_designated_contact")],
+    "api:case-close": [Write("POST", lambda w: {
+        "root_cause": "Hijacked", "new_kb_article": {"title": "Hijacked", "body": "x"},
+    }, "platform_admin")],
+    "api:case-reopen": [Write("POST", lambda w: {"reason": "Hijacked"}, "a_designated_contact")],
+    "api:case-assign": [Write("POST", lambda w: {
+        "analyst": w.users["tam_of_a"].pk, "note": "Hijacked",
+    }, "platform_admin")],
+    "api:case-collaborators": [Write("POST", lambda w: {"user": w.users["tam_of_a"].pk},
+                                     "platform_admin")],
+    "api:case-criticality": [Write("POST", lambda w: {"criticality": 1, "reason": "Hijacked"},
+                                   "platform_admin")],
+    "api:case-escalate": [Write("POST", lambda w: {"business_impact": "Hijacked"},
+                                "a_designated_contact")],
+    "api:case-acknowledge-escalation": [Write("POST", lambda w: {
+        "next_steps": "Hijacked", "communication_plan": "Hijacked",
+    }, "platform_admin")],
+    "api:kb-list": [Write("POST", lambda w: {"title": "Hijacked KB", "body": "x"},
+                          "platform_admin")],
+    "api:kb-detail": [Write("PATCH", lambda w: {"title": "Hijacked"}, "platform_admin")],
+    "api:hotfix-list": [Write("POST", lambda w: {
+        "product": w.product_a.slug, "version": "6.6", "description": "Hijacked",
+        "cases": [w.case_a.number],
+    }, "platform_admin")],
+    "api:hotfix-release": [Write("POST", lambda w: {}, "platform_admin")],
     "idea-grants": [Write("POST", lambda w: {
         "email": w.admin_a.email, "amount": 5, "reason": "Hijacked",
     }, "platform_admin")],
@@ -1183,6 +1359,54 @@ def _seed_world() -> World:
         actor=root, problem=problem_a, rca_document="Firmware bug in the SBC.",
     )
     action_item_a = review.action_items.get()
+
+    # Customer Care: A's designated contact opens cases; the platform admin works them.
+    care_group = SupportGroup.objects.create(slug="matrix-care", name="Matrix Care",
+                                             is_default=True)
+    expert = Expert.objects.create(user=root, group=care_group, timezone="UTC")
+    EscalationContact.objects.create(deployment="cloud", manager=root, phone="+1 555 0100")
+
+    def case(summary: str) -> Case:
+        return case_services.case_open(
+            actor=member_a, organization=a, product=product_a, deployment="cloud",
+            criticality=2, summary=f"ZEBRA-A-SECRET {summary}",
+            description="ZEBRA-A-SECRET agents see error 503.",
+        )
+
+    case_a = case("login fails")
+    case_services.case_comment(actor=root, case=case_a, body="ZEBRA-A-SECRET internal note",
+                               internal=True)
+    case_services.case_comment(
+        actor=member_a, case=case_a, body="Trace attached.",
+        attachments=[SimpleUploadedFile("zebra-a-secret-trace.log", b"ZEBRA-A-SECRET 503")],
+    )
+    attachment_a = case_a.attachments.get()
+    case_info = case("recordings missing")
+    case_services.case_request_info(actor=root, case=case_info, body="Which queue?")
+    case_proposed = case("wallboard blank")
+    case_services.case_propose_solution(actor=root, case=case_proposed, body="Clear cache.")
+    case_confirmed = case("IVR prompt silent")
+    case_services.case_propose_solution(actor=root, case=case_confirmed, body="Re-upload.")
+    case_services.case_confirm(actor=member_a, case=case_confirmed)
+    case_closed = case("CTI drops")
+    case_services.case_propose_solution(actor=root, case=case_closed, body="Patch.")
+    case_services.case_confirm(actor=member_a, case=case_closed)
+    case_closed = case_services.case_close(
+        actor=root, case=case_closed, root_cause="ZEBRA-A-SECRET firmware",
+        new_kb_article={"title": "ZEBRA-A-SECRET CTI drops", "body": "ZEBRA-A-SECRET fix",
+                        "visibility": "internal"},
+        hotfix={"product": product_a.slug, "version": "9.1",
+                "description": "ZEBRA-A-SECRET CTI keep-alive"},
+    )
+    case_escalated = case("outage at peak")
+    case_services.case_escalate(actor=member_a, case=case_escalated,
+                                business_impact="ZEBRA-A-SECRET loses orders")
+    # A fact A's product asks for (after the cases above, which it would hold up).
+    requirement = CaseRequirement.objects.create(
+        product=product_a, name="zebra_trunk", label="ZEBRA-A-SECRET trunk"
+    )
+    users["a_designated_contact"] = member_a
+    users["tam_of_a"] = tam_a
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
         link_a=link_a, admin_a=admin_a, invitee_a=invitee_a, token_a=token_a,
@@ -1195,6 +1419,10 @@ def _seed_world() -> World:
         maintenance_soon=maintenance_soon, maintenance_running=maintenance_running,
         problem_a=problem_a, action_item_a=action_item_a, idea_a=idea_a,
         idea_a_fresh=idea_a_fresh, idea_shared=idea_shared, comment_a=comment_a,
+        case_a=case_a, case_info=case_info, case_proposed=case_proposed,
+        case_confirmed=case_confirmed, case_closed=case_closed, case_escalated=case_escalated,
+        attachment_a=attachment_a, kb_a=case_closed.kb_article, hotfix_a=case_closed.hotfix,
+        care_group=care_group, expert=expert, requirement=requirement,
     )
 
 
@@ -1216,6 +1444,9 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
     email = actor.email if actor is not None else None
     own_org = actor.organization_id if actor is not None else None
     audit = AuditEntry.objects.exclude(object_kind="user", object_id=str(me))
+    # Knowledge written and fixes logged by the actor (provider staff) are their own.
+    audit = audit.exclude(actor_id=me, object_kind__in=("kb", "hotfix"), action__in=(
+        "created", "logged"))
     webhooks = WebhookEndpoint.objects.all()
     feeds = FeedToken.objects.all()
     if own_org is not None:
@@ -1233,6 +1464,9 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         )
 
     contract_fields = [f.name for f in Contract._meta.concrete_fields]
+    cases = Case.objects.all()
+    if own_org is not None:
+        cases = cases.exclude(organization_id=own_org)
     return {
         "audit entries": rows(
             audit, "id", "organization__slug", "object_kind", "object_id", "action",
@@ -1337,6 +1571,34 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
                                "user_id"),
         "idea updates": rows(IdeaUpdate.objects, "idea_id", "to_status", "message"),
         "vote grants": rows(VoteGrant.objects, "user_id", "amount", "reason"),
+        # An outsider may open and work its own organization's cases; A's must not move.
+        "cases": rows(
+            cases, "number", "organization_id", "status", "criticality", "summary", "owner_id",
+            "group_id", "root_cause", "kb_article_id", "hotfix_id", "closed_at", "facts",
+        ),
+        "case collaborators": rows(Case.collaborators.through.objects.filter(case__in=cases),
+                                   "case_id", "user_id"),
+        "case events": rows(CaseEvent.objects.filter(case__in=cases), "id", "kind", "body"),
+        "case attachments": rows(CaseAttachment.objects.filter(case__in=cases), "id", "name"),
+        "case escalations": rows(
+            CaseEscalation.objects.filter(case__in=cases), "id", "acknowledged_at", "next_steps"
+        ),
+        # Provider staff (a TAM of B) may write knowledge and log fixes of their own.
+        "KB articles": rows(KnowledgeArticle.objects.exclude(author_id=me), "number", "title",
+                            "body", "visibility"),
+        "hot fixes": rows(Hotfix.objects.exclude(created_by_id=me), "number", "version",
+                          "description", "status"),
+        "support groups": rows(
+            SupportGroup.objects, "slug", "name", "timezone", "manager_id", "is_active"
+        ),
+        "group products": rows(SupportGroup.products.through.objects, "supportgroup_id",
+                               "product_id"),
+        "experts": rows(Expert.objects, "id", "user_id", "group_id", "shift_start",
+                        "is_available"),
+        "skills": rows(Skill.objects, "expert_id", "product_id", "level"),
+        "case requirements": rows(CaseRequirement.objects, "product_id", "name", "label"),
+        "escalation contacts": rows(EscalationContact.objects, "deployment", "manager_id",
+                                    "phone"),
     }
 
 
@@ -1654,7 +1916,8 @@ def test_every_audited_kind_has_a_history_target():
     missing = set(AUDITED) - {
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
-        "incident", "maintenance", "problem", "idea",
+        "incident", "maintenance", "problem", "idea", "case", "kb", "hotfix",
+        "support_group", "expert", "escalation_contact",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -1771,6 +2034,14 @@ def test_insiders_see_the_markers(world):
         ("a_customer_admin", "/reports/sla/"): MARKER,
         ("a_customer_admin", f"/ideas/?product={world.product_a.slug}"): MARKER,
         ("a_customer_admin", f"/ideas/{world.idea_a.number}/"): MARKER,
+        ("a_designated_contact", f"/cases/{world.case_a.number}/"): MARKER,
+        ("a_designated_contact", "/cases/"): MARKER,
+        ("a_customer_admin", f"/api/v1/cases/{world.case_a.number}/"): MARKER,
+        ("platform_admin", f"/cases/{world.case_a.number}/"): MARKER,
+        ("platform_admin", "/cases/queues/?queue=escalated"): MARKER,
+        ("platform_admin", f"/kb/{world.kb_a.number}/"): MARKER,
+        ("platform_admin", "/hotfixes/"): MARKER,
+        ("platform_admin", "/api/v1/hotfixes/"): MARKER,
         ("a_customer_admin", f"/api/v1/ideas/{world.idea_a.number}/"): MARKER,
         ("platform_admin", f"/ideas/{world.idea_a.number}/"): MARKER,
         ("platform_admin", "/reports/sla/"): MARKER,

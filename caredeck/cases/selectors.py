@@ -3,8 +3,9 @@
 Provider staff who serve every tenant see every case; a TAM the cases of their accounts;
 a designated contact (or a customer admin, or a partner whose link allows it) every case
 of the organization; anyone else the cases they requested or opened. The knowledge base:
-public articles for everyone signed in, internal ones for provider staff. The hot-fix
-log and the care set-up are for provider staff.
+public articles for everyone signed in, internal ones for provider staff who serve every
+tenant (internal articles grew out of customers' cases). The hot-fix log, which names the
+customers waiting for each fix, is for Care staff who serve every tenant.
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ def kb_visible(user) -> QuerySet[KnowledgeArticle]:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return KnowledgeArticle.objects.none()
     articles = KnowledgeArticle.objects.select_related("product", "author")
-    if is_provider_staff(user):
+    # Internal articles grew out of customers' cases: for staff who serve every tenant
+    # (a TAM serves a few accounts and reads the public ones).
+    if has_capability(user, Capability.SERVE_ALL_TENANTS):
         return articles
     return articles.filter(visibility=KnowledgeArticle.Visibility.PUBLIC)
 
@@ -182,7 +185,10 @@ def kb_get(user, key: str) -> KnowledgeArticle:
 
 
 def hotfixes_visible(user) -> QuerySet[Hotfix]:
-    if has_capability(user, Capability.WORK_CASES) and is_provider_staff(user):
+    # The log names the customers waiting for each fix: for Care staff who serve every
+    # tenant, not a TAM of a few accounts.
+    if has_capability(user, Capability.WORK_CASES) and has_capability(
+            user, Capability.SERVE_ALL_TENANTS):
         return Hotfix.objects.select_related("product", "created_by")
     return Hotfix.objects.none()
 

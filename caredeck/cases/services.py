@@ -960,6 +960,8 @@ def hotfix_create(*, actor, product, version, description, cases=(),
 def hotfix_release(*, actor, hotfix: Hotfix) -> Hotfix:
     """The fix shipped: every customer waiting for it hears, on their case."""
     _require_care(actor)
+    if not has_capability(actor, Capability.SERVE_ALL_TENANTS):
+        raise PermissionDenied("The hot-fix log is kept by Care staff who serve every tenant.")
     with transaction.atomic():
         hotfix = Hotfix.objects.select_for_update().get(pk=hotfix.pk)
         if hotfix.status == Hotfix.Status.RELEASED:

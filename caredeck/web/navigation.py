@@ -31,6 +31,10 @@ NAVIGATION = [
     # A tenant's own deployment, designed availability and "what if".
     NavItem("Platform", "platform", Capability.VIEW_TENANT, tenant_only=True,
             section="/topology"),
+    NavItem("Cases", "case-list", Capability.VIEW_TENANT, section="/cases"),
+    NavItem("Queues", "case-queues", Capability.WORK_CASES, staff_only=True,
+            section="/cases/queues"),
+    NavItem("Knowledge base", "kb-list", Capability.VIEW_TENANT, section="/kb"),
     NavItem("Ideas", "idea-list", Capability.VIEW_TENANT, section="/ideas"),
     NavItem("Team", "team", Capability.VIEW_TENANT, section="/team"),
     NavItem("Incidents", "incident-list", staff_only=True, section="/incidents"),
@@ -64,5 +68,12 @@ def navigation_for(request) -> list[dict]:
             continue
         url = reverse(item.url_name)
         current = request.path.startswith(item.section) if item.section else request.path == url
-        items.append({"label": item.label, "url": url, "current": current})
+        items.append({"label": item.label, "url": url, "current": current,
+                      "section": item.section})
+    # Nested sections (/cases and /cases/queues): only the most specific one is current.
+    matched = [i for i in items if i["current"]]
+    if len(matched) > 1:
+        best = max(matched, key=lambda i: len(i["section"]))
+        for item in matched:
+            item["current"] = item is best
     return items

@@ -126,3 +126,71 @@ def worklist_for(user, tenant) -> list[WorkItem]:
     for source in WORKLIST_SOURCES:
         items.extend(source(user, tenant))
     return items
+
+
+def _case_clocks(user, tenant) -> list[WorkItem]:
+    """Customer Care: my cases' next SLA due time (most urgent first) and, for care
+    managers, escalations waiting for an acknowledgement. A customer who opens cases:
+    the tenant's cases waiting on them, due when they would close themselves."""
+    from django.db.models import Case as Pick
+    from django.db.models import F, Q, When
+
+    from caredeck.accounts.access import is_provider_staff
+    from caredeck.cases.models import ACTIVE, WAITING_ON_CUSTOMER, CaseEscalation
+    from caredeck.cases.selectors import cases_visible
+
+    items: list[WorkItem] = []
+    if is_provider_staff(user):
+        if not has_capability(user, Capability.WORK_CASES):
+            return items
+        mine = (
+            cases_visible(user)
+            .filter(owner=user, status__in=ACTIVE, sla_paused_at__isnull=True)
+            .filter(Q(first_response_at__isnull=True, response_due_at__isnull=False)
+                    | Q(resolved_at__isnull=True, resolution_due_at__isnull=False))
+            .annotate(next_due=Pick(
+                When(first_response_at__isnull=True, then=F("response_due_at")),
+                default=F("resolution_due_at")))
+            .select_related("organization")
+            .order_by("next_due", "pk")[:20]
+        )
+        for case in mine:
+            what = "first response" if case.first_response_at is None else "resolution"
+            items.append(WorkItem(
+                title=f"{case.number} {case.summary}: SLA {what} due",
+                detail=f"{case.organization.name} · {case.get_criticality_display()} · "
+                       f"{case.get_status_display()}",
+                url=reverse("case-detail", args=[case.number]),
+                due_at=case.next_due,
+            ))
+        if has_capability(user, Capability.MANAGE_CARE):
+            waiting = (CaseEscalation.objects.filter(acknowledged_at__isnull=True)
+                       .filter(case__in=cases_visible(user))
+                       .select_related("case__organization").order_by("ack_due_at", "pk")[:20])
+            for escalation in waiting:
+                case = escalation.case
+                items.append(WorkItem(
+                    title=f"{case.number} escalated: acknowledge with next steps",
+                    detail=f"{case.organization.name} · {case.get_criticality_display()} · "
+                           f"{escalation.business_impact[:80]}",
+                    url=reverse("case-detail", args=[case.number]) + "#act-acknowledge-escalation",
+                    due_at=escalation.ack_due_at,
+                ))
+        return items
+    if not has_capability(user, Capability.OPEN_CASES, tenant):
+        return items
+    waiting = (cases_visible(user).filter(organization=tenant, status__in=WAITING_ON_CUSTOMER)
+               .order_by(F("auto_close_at").asc(nulls_last=True), "pk")[:20])
+    for case in waiting:
+        what = ("we need information from you" if case.status == "info_requested"
+                else "confirm or reject the proposed solution")
+        items.append(WorkItem(
+            title=f"{case.number} {case.summary}: {what}",
+            detail="Without an answer the case closes itself by the time shown.",
+            url=reverse("case-detail", args=[case.number]),
+            due_at=case.auto_close_at,
+        ))
+    return items
+
+
+WORKLIST_SOURCES.append(_case_clocks)
