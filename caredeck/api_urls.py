@@ -9,6 +9,7 @@ from caredeck.core.api_views import AuditList
 from caredeck.ideas import api as ideas_api
 from caredeck.incidents import api as incidents_api
 from caredeck.maintenance import api as maintenance_api
+from caredeck.monitoring import api as monitoring_api
 from caredeck.notify import api as notify_api
 from caredeck.problems import api as problems_api
 from caredeck.status import api as status_api
@@ -44,6 +45,7 @@ urlpatterns = [
     *ideas_api.urlpatterns,
     *incidents_api.urlpatterns,
     *maintenance_api.urlpatterns,
+    *monitoring_api.urlpatterns,
     *problems_api.urlpatterns,
     *status_api.urlpatterns,
     *router.urls,

@@ -1,7 +1,8 @@
 """The `caredeck` command (see ../shared/API.md, "Command line").
 
-`run` and `demo` supervise three processes (web, worker, scheduler) as one group: if one
-dies the others are stopped, and Ctrl-C stops all of them.
+`run` and `demo` supervise four processes (web, worker, scheduler, the built-in probe) as
+one group (`demo` a fifth: the simulated tenant endpoints): if one dies the others are
+stopped, and Ctrl-C stops all of them.
 """
 
 from __future__ import annotations
@@ -92,12 +93,15 @@ def cmd_run(args) -> int:
             "web": _web_command(args.host, args.port),
             "worker": _worker_command(),
             "scheduler": _python("scheduler"),
+            "probe": _python("probe"),
         }
     )
 
 
 def cmd_demo(args) -> int:
     os.environ.setdefault("CAREDECK_BASE_URL", f"http://{args.host}:{args.port}")
+    # The simulated tenant endpoints (loopback): the demo's checks are built on this port.
+    os.environ.setdefault("CAREDECK_SIMULATOR_PORT", "8790")
     _django()
     _manage("migrate", "--noinput", "-v", "0")
     _manage("load_demo", "--base-url", os.environ["CAREDECK_BASE_URL"])
@@ -106,8 +110,22 @@ def cmd_demo(args) -> int:
             "web": _web_command(args.host, args.port),
             "worker": _worker_command(),
             "scheduler": _python("scheduler"),
+            "probe": _python("probe"),
+            "simulator": _python("simulator"),
         }
     )
+
+
+def cmd_simulator(args) -> int:
+    """The demo's simulated tenant endpoints (web, chat, SIP per region), on loopback."""
+    _django()
+    import logging
+
+    from caredeck.monitoring.simulator import serve
+
+    logging.basicConfig(level=logging.INFO, format="simulator: %(message)s")
+    serve(port=args.port or None)
+    return 0
 
 
 def cmd_web(args) -> int:
@@ -130,6 +148,34 @@ def cmd_scheduler(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    """The built-in probe (every location in builtin mode), or with --url and --token a
+    remote agent for one location that talks to CareDeck over the API."""
+    if args.url or args.token:
+        if not (args.url and args.token):
+            print("A remote agent needs both --url and --token.", file=sys.stderr)
+            return 2
+        from caredeck.monitoring.runner import AgentSource, run_forever
+
+        run_forever(AgentSource(args.url, args.token), concurrency=args.concurrency or 200)
+        return 0
+    _django()
+    from django.conf import settings
+
+    from caredeck.monitoring.models import ProbeLocation
+    from caredeck.monitoring.runner import DatabaseSource, run_forever
+
+    ids = None
+    if args.location:
+        ids = list(ProbeLocation.objects.filter(slug=args.location).values_list("pk", flat=True))
+        if not ids:
+            print(f"No probe location {args.location!r}.", file=sys.stderr)
+            return 2
+    run_forever(DatabaseSource(ids),
+                concurrency=args.concurrency or settings.MONITORING_CONCURRENCY)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "manage":
@@ -138,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="caredeck", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("run", "migrate, then web + worker + scheduler"),
+    for name, help_text in (("run", "migrate, then web + worker + scheduler + probe"),
                             ("demo", "as run, on the demo data set")):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--host", default="127.0.0.1")
@@ -148,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     sub.add_parser("worker", help="the task worker alone")
     sub.add_parser("scheduler", help="the scheduler alone")
+    p = sub.add_parser("probe", help="the built-in probe, or a remote probe agent")
+    p.add_argument("--location", help="a PoP or region id (the agent's location)")
+    p.add_argument("--url", help="CareDeck's base URL (remote agent)")
+    p.add_argument("--token", help="the location's agent token (remote agent)")
+    p.add_argument("--concurrency", type=int, default=0, help="probes at once")
+    p = sub.add_parser("simulator", help=argparse.SUPPRESS)  # run by `demo`
+    p.add_argument("--port", type=int, default=0)
     sub.add_parser("manage", help="Django's manage.py")
     p = sub.add_parser("createadmin", help="create a provider platform administrator")
     p.add_argument("--email", required=True)
@@ -176,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     handlers = {
         "run": cmd_run, "demo": cmd_demo, "web": cmd_web, "worker": cmd_worker,
-        "scheduler": cmd_scheduler,
+        "scheduler": cmd_scheduler, "probe": cmd_probe,
+        "simulator": cmd_simulator,
     }
     return handlers[args.command](args)
 

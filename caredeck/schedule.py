@@ -55,6 +55,26 @@ SCHEDULE: list[ScheduleEntry] = [
         next_due="caredeck.cases.clocks.next_due",
     ),
     ScheduleEntry(
+        name="monitoring-alerts",
+        description="Synthetic monitoring: confirmed failures whose correlation window "
+        "ended become incidents (one per failed region or PoP, else per tenant).",
+        run="caredeck.monitoring.alerts.enqueue_due",
+        next_due="caredeck.monitoring.alerts.next_due",
+    ),
+    ScheduleEntry(
+        name="monitoring-agents",
+        description="Flag remote probe agents that stopped reporting (once each).",
+        run="caredeck.monitoring.housekeeping.agents_silence",
+        every=timedelta(minutes=1),
+    ),
+    ScheduleEntry(
+        name="monitoring-rollups",
+        description="Roll check results up per hour and day; delete raw results after "
+        "14 days.",
+        run="caredeck.monitoring.housekeeping.rollup_and_prune",
+        every=timedelta(hours=1),
+    ),
+    ScheduleEntry(
         name="task-results-prune",
         description="Delete finished task results older than 7 days (database backend).",
         run="caredeck.core.maintenance.task_results_prune",

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "caredeck.status",
     "caredeck.ideas",
     "caredeck.cases",
+    "caredeck.monitoring",
     "caredeck.web",
 ]
 
@@ -289,6 +290,19 @@ CASES_CUSTOMER_REMINDER_DAYS = (3, 6)
 CASES_REOPEN_DAYS = envint("CAREDECK_CASES_REOPEN_DAYS", 30)
 # "Breaching soon" in the queues: an SLA due within this many minutes.
 CASES_BREACHING_SOON_MINUTES = envint("CAREDECK_CASES_BREACHING_SOON_MINUTES", 60)
+# Synthetic monitoring: raw results kept this many days (then hour/day roll-ups only); a
+# confirmed failure waits this long for neighbours before it alerts (one incident for a
+# region); this many tenants failing through one element make it that element's
+# failure; a remote agent silent this long is flagged. The built-in probe runs this many
+# checks at once.
+MONITORING_RAW_DAYS = envint("CAREDECK_MONITORING_RAW_DAYS", 14)
+MONITORING_CORRELATION_SECONDS = envint("CAREDECK_MONITORING_CORRELATION_SECONDS", 20)
+MONITORING_CORRELATION_MIN_TENANTS = envint("CAREDECK_MONITORING_CORRELATION_MIN_TENANTS", 2)
+MONITORING_AGENT_SILENCE_SECONDS = envint("CAREDECK_MONITORING_AGENT_SILENCE_SECONDS", 900)
+MONITORING_CONCURRENCY = envint("CAREDECK_MONITORING_CONCURRENCY", 200)
+# Who runs incidents that monitoring opens (an incident manager's e-mail; default: the
+# first active incident manager).
+MONITORING_INCIDENT_MANAGER = os.environ.get("CAREDECK_MONITORING_INCIDENT_MANAGER", "")
 # The provider's public status page (/public-status/): no tenant names, no sign-in.
 CAREDECK_PUBLIC_STATUS = envbool("CAREDECK_PUBLIC_STATUS", True)
 

@@ -11,6 +11,8 @@ urlpatterns = [
     path("", include("caredeck.incidents.urls")),
     path("", include("caredeck.problems.urls")),
     path("", include("caredeck.maintenance.urls")),
+    path("", include("caredeck.monitoring.urls")),
+    path("", include("caredeck.monitoring.simulator_urls")),
     path("", include("caredeck.status.urls")),
     # Before ideas.urls: its "ideas/<str:number>/" would catch "ideas/reports/".
     path("", include("caredeck.ideas.report_urls")),

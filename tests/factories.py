@@ -52,3 +52,15 @@ class UserFactory(factory.django.DjangoModelFactory):
         for role in extracted or []:
             RoleGrant.objects.create(user=self, role=role)
         self._roles_cache = None
+
+
+def ensure_provider():
+    """A transactional test flushes the tables afterwards, taking along the provider
+    organization that a data migration created; the next test needs it back."""
+    provider = Organization.objects.filter(kind=OrganizationKind.PROVIDER).first()
+    if provider is None:
+        provider = Organization.objects.create(
+            kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
+        )
+        Contract.objects.create(organization=provider)
+    return provider

@@ -129,6 +129,14 @@ from caredeck.maintenance.models import (
     MaintenanceNotice,
     MaintenanceTenant,
 )
+from caredeck.monitoring import services as monitoring_services
+from caredeck.monitoring.models import (
+    Check,
+    CheckAssignment,
+    CheckResult,
+    ProbeLocation,
+    StateChange,
+)
 from caredeck.notify import services as notify_services
 from caredeck.notify.models import (
     InAppNotification,
@@ -273,6 +281,11 @@ class World:
     care_group: SupportGroup
     expert: Expert
     requirement: CaseRequirement
+    # Synthetic monitoring: A's check (its failed result's evidence carries the marker),
+    # run from a probe location at a PoP and from a remote agent.
+    check_a: Check
+    probe_location: ProbeLocation
+    agent_location: ProbeLocation
     users: dict[str, User] = field(default_factory=dict)
     bearer: dict[str, str] = field(default_factory=dict)
 
@@ -347,6 +360,9 @@ def history_targets(w: World) -> list[dict[str, Target]]:
          "object_id": Target(w.expert.pk, PROVIDER_ONLY)},
         {"kind": Target("escalation_contact", PROVIDER_ONLY),
          "object_id": Target("cloud", PROVIDER_ONLY)},
+        {"kind": Target("check", TENANT), "object_id": Target(w.check_a.pk, TENANT)},
+        {"kind": Target("probe_location", PROVIDER_ONLY),
+         "object_id": Target("matrix-probe", PROVIDER_ONLY)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -1406,6 +1422,22 @@ def _seed_world() -> World:
         product=product_a, name="zebra_trunk", label="ZEBRA-A-SECRET trunk"
     )
     users["a_designated_contact"] = member_a
+
+    probe_location, _ = monitoring_services.location_create(
+        actor=root, slug="matrix-probe", name="Matrix probe", pop="pop-ashburn")
+    agent_location, _ = monitoring_services.location_create(
+        actor=root, slug="matrix-agent", name="Matrix agent", mode="agent", pop="pop-san-jose")
+    check_a = monitoring_services.check_create(
+        actor=root, organization=a, name="ZEBRA-A-SECRET agent desktop", area="agent_login",
+        kind="http", target="https://desktop.zebra-a-secret.test/health",
+        assertions=[{"type": "status", "value": 200}],
+        locations=["matrix-probe", "matrix-agent"],
+    )
+    CheckResult.objects.create(
+        synthetic_check=check_a, location=probe_location, started_at=timezone.now(),
+        ok=False, status_code=503, error="ZEBRA-A-SECRET answered 503",
+        evidence="HTTP/1.1 503 ZEBRA-A-SECRET maintenance page",
+    )
     users["tam_of_a"] = tam_a
     return World(
         a=a, b=b, partner_a=partner_a, partner_x=partner_x, product_a=product_a,
@@ -1423,6 +1455,7 @@ def _seed_world() -> World:
         case_confirmed=case_confirmed, case_closed=case_closed, case_escalated=case_escalated,
         attachment_a=attachment_a, kb_a=case_closed.kb_article, hotfix_a=case_closed.hotfix,
         care_group=care_group, expert=expert, requirement=requirement,
+        check_a=check_a, probe_location=probe_location, agent_location=agent_location,
     )
 
 
@@ -1599,6 +1632,14 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         "case requirements": rows(CaseRequirement.objects, "product_id", "name", "label"),
         "escalation contacts": rows(EscalationContact.objects, "deployment", "manager_id",
                                     "phone"),
+        "checks": rows(Check.objects, "id", "organization_id", "name", "kind", "target",
+                       "interval", "assertions", "config", "state", "is_active", "quorum"),
+        "check assignments": rows(CheckAssignment.objects, "synthetic_check_id",
+                                  "location_id", "state", "leased_until", "next_run_at"),
+        "check results": rows(CheckResult.objects, "id", "synthetic_check_id", "ok"),
+        "check state changes": rows(StateChange.objects, "id", "synthetic_check_id"),
+        "probe locations": rows(ProbeLocation.objects, "slug", "name", "mode",
+                                "token_digest", "is_active", "silent_since"),
     }
 
 
@@ -1917,7 +1958,7 @@ def test_every_audited_kind_has_a_history_target():
         "organization", "user", "access_request", "product", "message", "webhook",
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
         "incident", "maintenance", "problem", "idea", "case", "kb", "hotfix",
-        "support_group", "expert", "escalation_contact",
+        "support_group", "expert", "escalation_contact", "check", "probe_location",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "

@@ -53,6 +53,7 @@ class Capability(models.TextChoices):
     VIEW_ORG_CASES = "view_org_cases", "See every support case of the organization"
     WORK_CASES = "work_cases", "Work support cases: route, answer, solve, close; write the KB"
     MANAGE_CARE = "manage_care", "Run Customer Care: groups, experts, escalations, reports"
+    MANAGE_MONITORING = "manage_monitoring", "Define synthetic checks and probe locations"
 
 
 C = Capability
@@ -81,13 +82,15 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.TAM: frozenset(_BASE | {C.VIEW_DELIVERIES, C.WORK_CASES}),
     Role.PRODUCT_MANAGER: frozenset(_STAFF | {C.MANAGE_IDEAS}),
     Role.INCIDENT_MANAGER: frozenset(
-        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
+        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS,
+                  C.MANAGE_MONITORING}
     ),
     Role.CHANGE_MANAGER: frozenset(_STAFF | {C.MANAGE_MAINTENANCE}),
     Role.CAB_MEMBER: frozenset(_STAFF),
     # Engineers declare incidents they detect and run the technical side with the manager.
     Role.ENGINEER: frozenset(
-        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS}
+        _STAFF | {C.MANAGE_INCIDENTS, C.MANAGE_MAINTENANCE, C.MANAGE_PROBLEMS,
+                  C.MANAGE_MONITORING}
     ),
     Role.PLATFORM_ADMIN: frozenset(
         _STAFF
@@ -107,6 +110,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             C.GRANT_VOTES,
             C.WORK_CASES,
             C.MANAGE_CARE,
+            C.MANAGE_MONITORING,
         }
     ),
 }

@@ -393,6 +393,15 @@ def incident_scope_change(
     return incident
 
 
+def incident_monitor_note(*, incident: Incident, text: str) -> TimelineEvent:
+    """Synthetic monitoring writes on the staff timeline (a check joined, the checks
+    recovered with a suggested resolution update) and tells the team; no person acts."""
+    with transaction.atomic():
+        event = _timeline(incident, EventKind.NOTE, text[:5000], data={"source": "monitor"})
+        _tell_team(incident, f"monitor:{event.pk}", f"{incident.number}: {text[:150]}")
+    return event
+
+
 def incident_tenant_text_set(*, actor, incident: Incident, organization, impact_text: str):
     """Edit what one tenant is told it feels (pre-filled from the failure matrix)."""
     _require(actor)

@@ -114,6 +114,11 @@ EVENT_TYPES: dict[str, EventType] = {
             (Channel.EMAIL, Channel.IN_APP), mandatory=True, staff_only=True,
         ),
         EventType(
+            "monitoring.agent", "Probe agents",
+            "A remote probe agent stopped reporting (its checks do not count meanwhile).",
+            (Channel.EMAIL, Channel.IN_APP), staff_only=True,
+        ),
+        EventType(
             "webhook.test", "Webhook test", "A test message sent from the webhook settings.",
             (), channels=(),
         ),

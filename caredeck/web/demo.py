@@ -203,6 +203,9 @@ def load_demo() -> list[Login]:
     from caredeck.cases.demo import load_demo_cases
 
     load_demo_cases(admin)
+    from caredeck.monitoring.demo import load_demo_monitoring
+
+    load_demo_monitoring(admin)
 
     if not AccessRequest.objects.exists():
         services.access_request_submit(

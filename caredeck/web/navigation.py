@@ -42,6 +42,8 @@ NAVIGATION = [
     NavItem("Problems", "problem-list", Capability.SERVE_ALL_TENANTS, staff_only=True,
             section="/problems"),
     NavItem("Status", "status", Capability.VIEW_TENANT, section="/status"),
+    # Synthetic checks: staff run them; a tenant's people read their own tenant's.
+    NavItem("Monitoring", "check-list", Capability.VIEW_TENANT, section="/monitoring"),
     NavItem("Maintenance", "maintenance-list", Capability.VIEW_TENANT, section="/maintenance"),
     NavItem("Reports", "report-promises", staff_only=True, section="/reports"),
     NavItem("Topology", "topology", staff_only=True, section="/topology"),

@@ -9,9 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from caredeck.accounts.models import Contract, Organization
-from caredeck.accounts.roles import OrganizationKind
 from tests.conftest import PASSWORD
+from tests.factories import ensure_provider
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
 # fixtures would otherwise be refused as "called from an async context".
@@ -56,13 +55,7 @@ def page(new_page):
 
 @pytest.fixture(autouse=True)
 def provider_row(transactional_db):
-    # A transactional test flushes the tables afterwards, taking along the provider
-    # organization that a data migration created; the next test needs it back.
-    if not Organization.objects.filter(kind=OrganizationKind.PROVIDER).exists():
-        provider = Organization.objects.create(
-            kind=OrganizationKind.PROVIDER, name="Provider", slug="provider"
-        )
-        Contract.objects.create(organization=provider)
+    ensure_provider()
 
 
 def sign_in(page, email: str, password: str = PASSWORD) -> None:

@@ -1,0 +1,125 @@
+"""Reads of synthetic monitoring, scoped: staff who serve every tenant see every check; a
+TAM the checks of its accounts; a tenant's people their own tenant's checks."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from caredeck.accounts.access import has_capability, tenants_for
+from caredeck.accounts.roles import Capability
+from caredeck.core.selectors import one_or_404
+from caredeck.core.validation import is_id
+from caredeck.maintenance.models import MaintenanceStatus, MaintenanceTenant
+from caredeck.monitoring.evaluation import covers_area
+from caredeck.monitoring.models import Check, CheckResult, CheckState, ProbeLocation
+
+
+def checks_visible(user) -> QuerySet[Check]:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Check.objects.none()
+    if has_capability(user, Capability.SERVE_ALL_TENANTS):
+        return Check.objects.all()
+    return Check.objects.filter(organization__in=tenants_for(user))
+
+
+def check_get(user, check_id) -> Check:
+    if not is_id(check_id):
+        one_or_404(Check.objects.none(), "check")
+    return one_or_404(checks_visible(user).select_related("organization", "area"),
+                      "check", pk=int(check_id))
+
+
+def locations_visible(user) -> QuerySet[ProbeLocation]:
+    if has_capability(user, Capability.SERVE_ALL_TENANTS):
+        return ProbeLocation.objects.select_related("pop", "region")
+    return ProbeLocation.objects.none()
+
+
+def results_of(check: Check, *, location=None, failures_only: bool = False):
+    results = check.results.select_related("location")
+    if location is not None:
+        results = results.filter(location=location)
+    if failures_only:
+        results = results.filter(ok=False)
+    return results.order_by("-started_at", "-pk")
+
+
+def _maintenance_windows(check: Check, since, until) -> list[tuple]:
+    """(start, end) of the tenant's maintenance windows covering the check's area."""
+    rows = MaintenanceTenant.objects.filter(
+        organization_id=check.organization_id, removed_at__isnull=True,
+        maintenance__starts_at__lt=until, maintenance__ends_at__gt=since,
+    ).exclude(maintenance__status=MaintenanceStatus.CANCELLED).values_list(
+        "areas", "maintenance__starts_at", "maintenance__ends_at")
+    area = check.area.slug
+    return [(start, end) for areas, start, end in rows if covers_area(areas, area)]
+
+
+def _subtract(intervals, holes):
+    result = []
+    for start, end in intervals:
+        pieces = [(start, end)]
+        for hole_start, hole_end in holes:
+            next_pieces = []
+            for a, b in pieces:
+                if hole_end <= a or hole_start >= b:
+                    next_pieces.append((a, b))
+                    continue
+                if a < hole_start:
+                    next_pieces.append((a, hole_start))
+                if hole_end < b:
+                    next_pieces.append((hole_end, b))
+            pieces = next_pieces
+        result.extend(pieces)
+    return result
+
+
+def downtime(check: Check, since: datetime.datetime, until: datetime.datetime):
+    """The intervals the check was down within [since, until), maintenance removed."""
+    changes = list(check.state_changes.filter(at__lt=until).order_by("at", "pk")
+                   .values_list("at", "to_state"))
+    intervals, down_from = [], None
+    for at, state in changes:
+        if state == CheckState.DOWN and down_from is None:
+            down_from = at
+        elif state != CheckState.DOWN and down_from is not None:
+            intervals.append((down_from, at))
+            down_from = None
+    if down_from is not None:
+        intervals.append((down_from, until))
+    clipped = [(max(a, since), min(b, until)) for a, b in intervals if b > since and a < until]
+    return _subtract(clipped, _maintenance_windows(check, since, until))
+
+
+def availability(check: Check, since: datetime.datetime, until: datetime.datetime) -> float:
+    """Time-based availability in % over [since, until) (maintenance excluded from both
+    the downtime and the period)."""
+    total = (until - since).total_seconds()
+    maintenance = sum((min(b, until) - max(a, since)).total_seconds()
+                      for a, b in _maintenance_windows(check, since, until))
+    down = sum((b - a).total_seconds() for a, b in downtime(check, since, until))
+    measured = max(total - maintenance, 1)
+    return round(100 * (1 - down / measured), 4)
+
+
+def daily_bars(check: Check, days: int = 90, *, now=None) -> list[dict]:
+    """90-day bars: availability per day (None before the check existed)."""
+    now = now or timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    bars = []
+    for back in range(days - 1, -1, -1):
+        start = today - datetime.timedelta(days=back)
+        end = min(start + datetime.timedelta(days=1), now)
+        if end <= check.created_at:
+            bars.append({"day": start.date(), "availability": None})
+            continue
+        bars.append({"day": start.date(),
+                     "availability": availability(check, max(start, check.created_at), end)})
+    return bars
+
+
+def latest_results(check: Check, limit: int = 50) -> list[CheckResult]:
+    return list(results_of(check)[:limit])
