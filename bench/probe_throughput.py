@@ -463,14 +463,17 @@ def main() -> int:
               f"after")
         print(f"  set-up: migrate {migrated:.1f} s; {args.tenants} tenants, {args.locations} "
               f"built-in location(s), {args.checks} HTTP checks every {args.interval} s "
-              f"({expected} runs per cycle), {'pending (just created)' if args.fresh else 'up (steady state)'}, "
+              f"({expected} runs per cycle), checks "
+              f"{'pending (just created)' if args.fresh else 'up (steady state)'}, "
               f"MONITORING_CONCURRENCY="
               f"{args.concurrency or settings.MONITORING_CONCURRENCY}, in {seeded:.1f} s")
         print(f"  target: aiohttp on 127.0.0.1:{target_port}, keep-alive; "
               f"{len(notes)} requests served, CPU {target_cpu:.1f} s over the cycle")
+        described = ("0.23 (Debian), module http_2xx, driven at the same instants"
+                     if blackbox else "not run")
         print(f"  cycle: one full cycle of {args.interval} s from T0"
               f"{' (probe under cProfile)' if args.profile else ''}; blackbox_exporter "
-              f"{'0.23 (Debian), module http_2xx, driven at the same instants' if blackbox else 'not run'}")
+              f"{described}")
         print()
         print(row("figure", "CareDeck built-in probe", "blackbox_exporter", "verdict"))
         print(row("-" * 42, "-" * 38, "-" * 38, "-" * 7))

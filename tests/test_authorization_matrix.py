@@ -135,6 +135,7 @@ from caredeck.monitoring.models import (
     CheckAssignment,
     CheckResult,
     ProbeLocation,
+    SimulatedOutage,
     StateChange,
 )
 from caredeck.notify import services as notify_services
@@ -284,6 +285,7 @@ class World:
     # Synthetic monitoring: A's check (its failed result's evidence carries the marker),
     # run from a probe location at a PoP and from a remote agent.
     check_a: Check
+    check_paused: Check  # paused: to resume
     probe_location: ProbeLocation
     agent_location: ProbeLocation
     users: dict[str, User] = field(default_factory=dict)
@@ -320,6 +322,8 @@ OBJECT_PARAMS: dict[str, Callable[[World], Target]] = {
     "comment_id": lambda w: Target(w.comment_a.pk, TENANT),
     # An action item of the review of A's incident.
     "item_id": lambda w: Target(w.action_item_a.pk, PROVIDER_ONLY),
+    # A synthetic check of A.
+    "check_id": lambda w: Target(w.check_a.pk, TENANT),
     # The Care set-up: an expert, a required fact of A's product, an escalation contact.
     "expert_id": lambda w: Target(w.expert.pk, PROVIDER_ONLY),
     "requirement_id": lambda w: Target(w.requirement.pk, PROVIDER_ONLY),
@@ -363,6 +367,8 @@ def history_targets(w: World) -> list[dict[str, Target]]:
         {"kind": Target("check", TENANT), "object_id": Target(w.check_a.pk, TENANT)},
         {"kind": Target("probe_location", PROVIDER_ONLY),
          "object_id": Target("matrix-probe", PROVIDER_ONLY)},
+        {"kind": Target("simulated_outage", PROVIDER_ONLY),
+         "object_id": Target(SEEDED_REGION, PROVIDER_ONLY)},
         *(
             {"kind": Target(kind, CATALOG), "object_id": Target(value, CATALOG)}
             for kind, value in (
@@ -472,6 +478,8 @@ ROUTE_PARAMS: dict[str, Callable[[World], list[dict[str, Target]]]] = {
         "pk", lambda w: Target(w.request_pending.pk, PROVIDER_ONLY)
     ),
     "care-group-edit": _one("slug", lambda w: Target(w.care_group.slug, PROVIDER_ONLY)),
+    "probe-location-rotate": _one("slug", lambda w: Target("matrix-agent", PROVIDER_ONLY)),
+    "check-resume": _one("check_id", lambda w: Target(w.check_paused.pk, TENANT)),
     # A file a customer attached to A's case.
     "case-attachment": lambda w: [{"number": Target(w.case_a.number, TENANT),
                                    "item_id": Target(w.attachment_a.pk, TENANT)}],
@@ -854,6 +862,40 @@ WRITES: dict[str, list[Write]] = {
     "api:vote-grant-list": [Write("POST", lambda w: {
         "user": w.admin_a.pk, "amount": 5, "reason": "Hijacked",
     }, "platform_admin")],
+    # Synthetic monitoring: A's checks and the provider's probe locations.
+    "check-new": [Write("POST", lambda w: {
+        "organization": w.a.slug, "area": "agent_login", "name": "Hijacked check",
+        "kind": "http", "target": "https://evil.test/", "interval": "300", "timeout": "10",
+        "retries": "0", "failures_to_alert": "2", "successes_to_recover": "2", "quorum": "2",
+        "locations": ["matrix-probe"],
+    }, "platform_admin")],
+    "check-edit": [Write("POST", lambda w: {
+        "area": "agent_login", "name": "Hijacked check", "kind": "http",
+        "target": "https://evil.test/", "interval": "300", "timeout": "10", "retries": "0",
+        "failures_to_alert": "2", "successes_to_recover": "2", "quorum": "2",
+        "locations": ["matrix-probe"],
+    }, "platform_admin")],
+    "check-pause": [Write("POST", lambda w: {}, "platform_admin")],
+    "check-resume": [Write("POST", lambda w: {}, "platform_admin")],
+    "check-delete": [Write("POST", lambda w: {}, "platform_admin")],
+    "probe-location-list": [Write("POST", lambda w: {
+        "slug": "hijacked-probe", "name": "Hijacked", "mode": "builtin",
+    }, "platform_admin")],
+    "probe-location-rotate": [Write("POST", lambda w: {}, "platform_admin")],
+    "api:check-list": [Write("POST", lambda w: {
+        "organization": w.a.slug, "area": "agent_login", "kind": "http",
+        "target": "https://evil.test/",
+    }, "platform_admin")],
+    "api:check-detail": [
+        Write("PATCH", lambda w: {"interval": 600}, "platform_admin"),
+        Write("DELETE", lambda w: None, "platform_admin"),
+    ],
+    "api:probe-location-list": [Write("POST", lambda w: {
+        "slug": "hijacked-probe", "name": "Hijacked",
+    }, "platform_admin")],
+    # The demo simulator (monitoring staff): break a region, mend the broken one.
+    "simulator-break": [Write("POST", lambda w: {"target": "us-west"}, "platform_admin")],
+    "simulator-mend": [Write("POST", lambda w: {"target": SEEDED_REGION}, "platform_admin")],
     # Customer Care pages: A's cases, each action on a case in the state it needs.
     "case-new": [Write("POST", lambda w: {
         "product": w.product_a.slug, "deployment": "cloud", "criticality": "3",
@@ -1433,6 +1475,14 @@ def _seed_world() -> World:
         assertions=[{"type": "status", "value": 200}],
         locations=["matrix-probe", "matrix-agent"],
     )
+    check_paused = monitoring_services.check_create(
+        actor=root, organization=a, name="ZEBRA-A-SECRET IVR", area="call_routing",
+        kind="sip_options", target="sip:ivr@zebra-a-secret.test", locations=["matrix-probe"],
+    )
+    check_paused = monitoring_services.check_update(actor=root, check=check_paused,
+                                                   is_active=False)
+    # The demo simulator: a region "broken" on its page (to be mended).
+    SimulatedOutage.objects.create(target=SEEDED_REGION, started_by=root)
     CheckResult.objects.create(
         synthetic_check=check_a, location=probe_location, started_at=timezone.now(),
         ok=False, status_code=503, error="ZEBRA-A-SECRET answered 503",
@@ -1456,6 +1506,7 @@ def _seed_world() -> World:
         attachment_a=attachment_a, kb_a=case_closed.kb_article, hotfix_a=case_closed.hotfix,
         care_group=care_group, expert=expert, requirement=requirement,
         check_a=check_a, probe_location=probe_location, agent_location=agent_location,
+        check_paused=check_paused,
     )
 
 
@@ -1640,6 +1691,7 @@ def fingerprint(actor: User | None) -> dict[str, frozenset]:
         "check state changes": rows(StateChange.objects, "id", "synthetic_check_id"),
         "probe locations": rows(ProbeLocation.objects, "slug", "name", "mode",
                                 "token_digest", "is_active", "silent_since"),
+        "simulated outages": rows(SimulatedOutage.objects, "target"),
     }
 
 
@@ -1959,6 +2011,7 @@ def test_every_audited_kind_has_a_history_target():
         "geography", "region", "zone", "pop", "area", "failure_type", "impact_cell",
         "incident", "maintenance", "problem", "idea", "case", "kb", "hotfix",
         "support_group", "expert", "escalation_contact", "check", "probe_location",
+        "simulated_outage",
     }
     assert not missing, (
         f"Audited kinds {sorted(missing)} have no object in history_targets(): seed one of "
@@ -2083,6 +2136,10 @@ def test_insiders_see_the_markers(world):
         ("platform_admin", f"/kb/{world.kb_a.number}/"): MARKER,
         ("platform_admin", "/hotfixes/"): MARKER,
         ("platform_admin", "/api/v1/hotfixes/"): MARKER,
+        ("a_customer_admin", "/monitoring/"): MARKER,
+        ("a_customer_admin", f"/monitoring/checks/{world.check_a.pk}/"): MARKER,
+        ("a_customer_admin", f"/api/v1/checks/{world.check_a.pk}/results/"): MARKER,
+        ("platform_admin", f"/monitoring/checks/{world.check_a.pk}/"): MARKER,
         ("a_customer_admin", f"/api/v1/ideas/{world.idea_a.number}/"): MARKER,
         ("platform_admin", f"/ideas/{world.idea_a.number}/"): MARKER,
         ("platform_admin", "/reports/sla/"): MARKER,

@@ -33,9 +33,14 @@ def _location(request):
 
 
 class AgentView(APIView):
-    # The agent's token is checked by the view itself (not a person's session or token).
+    # The agent's token is checked by the view itself (not a person's session or token),
+    # before anything else: without it every method is refused, not "not allowed".
     authentication_classes: list = []
     permission_classes: list = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.location = _location(request)
 
 
 class ProbeRuns(AgentView):
@@ -44,7 +49,7 @@ class ProbeRuns(AgentView):
         responses=inline_serializer("ProbeRuns", {"runs": serializers.ListField()}),
     )
     def get(self, request):
-        location = _location(request)
+        location = self.location
         try:
             limit = min(max(int(request.query_params.get("limit", 200)), 1), MAX_LEASE)
         except (TypeError, ValueError):
@@ -71,7 +76,7 @@ class ProbeResults(AgentView):
         responses=inline_serializer("ProbeResultsOut", {"recorded": serializers.IntegerField()}),
     )
     def post(self, request):
-        location = _location(request)
+        location = self.location
         rows = request.data.get("results") if isinstance(request.data, dict) else None
         if not isinstance(rows, list) or len(rows) > MAX_RESULTS:
             raise ValidationError({"results": [f"Give a list of at most {MAX_RESULTS} outcomes."]})

@@ -59,11 +59,28 @@ def enqueue_due() -> int:
     so the grouping sees them together)."""
     from caredeck.monitoring.tasks import fire_alerts
 
-    due = Check.objects.filter(alert_due_at__lte=timezone.now(), state=CheckState.DOWN)
+    now = timezone.now()
+    _rearm_after_maintenance(now)
+    due = Check.objects.filter(alert_due_at__lte=now, state=CheckState.DOWN)
     if due.exists():
         fire_alerts.enqueue()
         return 1
     return 0
+
+
+def _rearm_after_maintenance(now) -> int:
+    """A check that went down inside a maintenance window did not alert; if it is still
+    down once no window covers it, it alerts now (its detection time stays the first
+    failed run)."""
+    from caredeck.monitoring.evaluation import in_maintenance
+
+    quiet = Check.objects.select_related("area").filter(
+        state=CheckState.DOWN, incident__isnull=True, alert_due_at__isnull=True,
+        is_active=True)
+    rearmed = [check.pk for check in quiet if not in_maintenance(check, now)]
+    if rearmed:
+        Check.objects.filter(pk__in=rearmed).update(alert_due_at=now)
+    return len(rearmed)
 
 
 def next_due():

@@ -56,6 +56,8 @@ class ProbeLocation(models.Model):
     # is announced once and its checks are not read as down meanwhile.
     silent_since = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # A new agent gets the silence period to report for the first time.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]

@@ -112,9 +112,10 @@ def _save_assignments(rows: list[CheckAssignment]) -> None:
     meta = CheckAssignment._meta
     fields = [meta.get_field(name) for name in RECORDED_FIELDS]
     quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(meta.db_table)} SET "
-           + ", ".join(f"{quote(field.column)} = %s" for field in fields)
-           + f" WHERE {quote(meta.pk.column)} = %s")
+    # Only the model's own quoted table and column names go into the text; every value
+    # is a parameter.
+    columns = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     params = [[field.get_db_prep_save(getattr(row, field.attname), connection)
                for field in fields] + [row.pk] for row in rows]
     with connection.cursor() as cursor:

@@ -77,8 +77,8 @@ def _subtract(intervals, holes):
     return result
 
 
-def downtime(check: Check, since: datetime.datetime, until: datetime.datetime):
-    """The intervals the check was down within [since, until), maintenance removed."""
+def _down_intervals(check: Check, until: datetime.datetime) -> list[tuple]:
+    """Every interval the check was down before `until`, from its state changes."""
     changes = list(check.state_changes.filter(at__lt=until).order_by("at", "pk")
                    .values_list("at", "to_state"))
     intervals, down_from = [], None
@@ -90,25 +90,58 @@ def downtime(check: Check, since: datetime.datetime, until: datetime.datetime):
             down_from = None
     if down_from is not None:
         intervals.append((down_from, until))
-    clipped = [(max(a, since), min(b, until)) for a, b in intervals if b > since and a < until]
-    return _subtract(clipped, _maintenance_windows(check, since, until))
+    return intervals
+
+
+def _clip(intervals, since, until) -> list[tuple]:
+    return [(max(a, since), min(b, until)) for a, b in intervals if b > since and a < until]
+
+
+def _merge(intervals) -> list[tuple]:
+    """Overlapping windows as one (two overlapping maintenances are not counted twice)."""
+    merged: list[list] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [tuple(pair) for pair in merged]
+
+
+def _seconds(intervals) -> float:
+    return sum((b - a).total_seconds() for a, b in intervals)
+
+
+def _availability_from(down, windows, since, until) -> float:
+    """% over [since, until) from already-read down intervals and maintenance windows
+    (maintenance taken out of both the downtime and the period)."""
+    maintenance = _merge(_clip(windows, since, until))
+    measured = max((until - since).total_seconds() - _seconds(maintenance), 1)
+    lost = _seconds(_subtract(_clip(down, since, until), windows))
+    return round(100 * (1 - lost / measured), 4)
+
+
+def downtime(check: Check, since: datetime.datetime, until: datetime.datetime):
+    """The intervals the check was down within [since, until), maintenance removed."""
+    return _subtract(_clip(_down_intervals(check, until), since, until),
+                     _maintenance_windows(check, since, until))
 
 
 def availability(check: Check, since: datetime.datetime, until: datetime.datetime) -> float:
     """Time-based availability in % over [since, until) (maintenance excluded from both
     the downtime and the period)."""
-    total = (until - since).total_seconds()
-    maintenance = sum((min(b, until) - max(a, since)).total_seconds()
-                      for a, b in _maintenance_windows(check, since, until))
-    down = sum((b - a).total_seconds() for a, b in downtime(check, since, until))
-    measured = max(total - maintenance, 1)
-    return round(100 * (1 - down / measured), 4)
+    return _availability_from(_down_intervals(check, until),
+                              _maintenance_windows(check, since, until), since, until)
 
 
 def daily_bars(check: Check, days: int = 90, *, now=None) -> list[dict]:
-    """90-day bars: availability per day (None before the check existed)."""
+    """90-day bars: availability per day (None before the check existed). Two queries
+    for the whole period: its state changes and its maintenance windows."""
     now = now or timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - datetime.timedelta(days=days - 1)
+    down = _down_intervals(check, now)
+    windows = _maintenance_windows(check, first, now)
     bars = []
     for back in range(days - 1, -1, -1):
         start = today - datetime.timedelta(days=back)
@@ -116,8 +149,8 @@ def daily_bars(check: Check, days: int = 90, *, now=None) -> list[dict]:
         if end <= check.created_at:
             bars.append({"day": start.date(), "availability": None})
             continue
-        bars.append({"day": start.date(),
-                     "availability": availability(check, max(start, check.created_at), end)})
+        bars.append({"day": start.date(), "availability": _availability_from(
+            down, windows, max(start, check.created_at), end)})
     return bars
 
 

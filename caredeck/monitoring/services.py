@@ -124,7 +124,7 @@ def _clean(organization, fields: dict, *, partial: bool, current: Check | None =
             errors.setdefault(field, []).extend(messages)
     # A partial change is checked against the check's other value (a longer timeout
     # alone must still be shorter than the current interval).
-    interval = cleaned.get("interval")
+    interval = cleaned.get("interval", current.interval if current else None)
     timeout = cleaned.get("timeout", current.timeout if current else None)
     if interval and timeout and timeout >= interval:
         errors["timeout"] = ["The timeout must be shorter than the interval."]

@@ -302,3 +302,22 @@ def test_results_of_one_batch_are_each_flagged_in_maintenance(
                  .values_list("location__slug", "ok", "in_maintenance"))
     assert sorted(flags) == [(ASH, True, True), (ASH, True, True),
                              (SJ, False, True), (SJ, False, True)]
+
+
+def test_a_check_still_down_when_its_window_ends_alerts_then(
+    frozen, make_check, report, incident_manager
+):
+    from caredeck.maintenance.services import maintenance_complete
+    from caredeck.monitoring import alerts
+
+    check = make_check(failures_to_alert=2, quorum=2)
+    maintenance = window(incident_manager, organizations=["acme"])
+    go_down(frozen, report, check)
+    alerts.enqueue_due()
+    assert fresh(check).alert_due_at is None  # still inside the window: quiet
+    assert fresh(check).incident is None
+    maintenance_complete(actor=incident_manager, maintenance=maintenance)
+    alerts.enqueue_due()  # re-arms it, and the tests' task backend runs the alert at once
+    check = fresh(check)
+    assert check.incident is not None
+    assert check.incident.detected_at == check.failing_since  # from the first failed run

@@ -262,3 +262,12 @@ def test_ninety_daily_bars(frozen, make_check):
     assert bars[-3]["availability"] == 100.0
     assert bars[-2]["availability"] == 75.0  # 6 of 24 hours down
     assert bars[-1]["availability"] == 100.0  # today so far
+
+
+def test_a_new_agent_has_the_silence_period_to_report_first(frozen, make_check, agent, settings):
+    settings.MONITORING_AGENT_SILENCE_SECONDS = 900
+    make_check(locations=[ASH, agent.slug])
+    frozen.shift(600)
+    assert housekeeping.agents_silence() == 0  # never reported, but only 10 minutes old
+    frozen.shift(301)
+    assert housekeeping.agents_silence() == 1
