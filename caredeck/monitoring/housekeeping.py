@@ -71,7 +71,10 @@ def agents_silence(now: datetime.datetime | None = None) -> int:
     flagged = 0
     silent = ProbeLocation.objects.filter(
         mode=ProbeLocation.Mode.AGENT, is_active=True, silent_since__isnull=True,
-    ).filter(Q(last_seen_at__lt=limit) | Q(last_seen_at__isnull=True, created_at__lt=limit, checks__isnull=False))
+    ).filter(
+        Q(last_seen_at__lt=limit)
+        | Q(last_seen_at__isnull=True, created_at__lt=limit, checks__isnull=False)
+    )
     for location in silent.distinct():
         with transaction.atomic():
             location = ProbeLocation.objects.select_for_update().get(pk=location.pk)
