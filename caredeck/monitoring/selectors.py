@@ -156,3 +156,35 @@ def daily_bars(check: Check, days: int = 90, *, now=None) -> list[dict]:
 
 def latest_results(check: Check, limit: int = 50) -> list[CheckResult]:
     return list(results_of(check)[:limit])
+
+
+def measured_availability(organization, since: datetime.datetime,
+                          until: datetime.datetime) -> dict:
+    """Availability as the synthetic checks measured it, for one tenant over
+    [since, until) (from its first check on): per functional area, down while any check
+    of the area was down; for the tenant, down while any check was. Maintenance windows
+    covering an area are taken out of that area's downtime and period; the tenant's period
+    loses only the windows that cover every area it is measured on.
+    {"tenant": % or None, "areas": {slug: {"name", "availability"}}, "checks": n}."""
+    checks = list(Check.objects.filter(organization=organization, created_at__lt=until)
+                  .select_related("area"))
+    if not checks:
+        return {"tenant": None, "areas": {}, "checks": 0}
+    start = max(since, min(c.created_at for c in checks))
+    down_by_area: dict[str, list] = {}
+    windows_by_area: dict[str, list] = {}
+    for check in checks:
+        area = check.area.slug
+        down_by_area.setdefault(area, []).extend(_clip(_down_intervals(check, until),
+                                                       start, until))
+        windows_by_area.setdefault(area, _maintenance_windows(check, start, until))
+    names = {check.area.slug: check.area.name for check in checks}
+    areas = {area: {"name": names[area], "availability": _availability_from(
+                 _merge(down), windows_by_area[area], start, until)}
+             for area, down in sorted(down_by_area.items())}
+    lost = _merge([piece for area, down in down_by_area.items()
+                   for piece in _subtract(_merge(down), windows_by_area[area])])
+    first, *others = windows_by_area.values()
+    everywhere = [w for w in first if all(w in other for other in others)]
+    return {"tenant": _availability_from(lost, everywhere, start, until), "areas": areas,
+            "checks": len(checks)}

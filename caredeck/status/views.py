@@ -221,5 +221,8 @@ def sla_report_page(request):
         return _csv_response(
             reports.sla_csv([report], per_area=True), f"sla-{month.key}-{organization.slug}.csv"
         )
-    context.update({"organization": organization, "report": report})
+    from caredeck.monitoring.selectors import measured_availability
+
+    measured = measured_availability(organization, report.period_start, report.period_end)
+    context.update({"organization": organization, "report": report, "measured": measured})
     return render(request, "status/sla.html", context, status=400 if error else 200)

@@ -271,3 +271,28 @@ def test_a_new_agent_has_the_silence_period_to_report_first(frozen, make_check, 
     assert housekeeping.agents_silence() == 0  # never reported, but only 10 minutes old
     frozen.shift(301)
     assert housekeeping.agents_silence() == 1
+
+
+def test_measured_availability_per_area_and_tenant_feeds_the_sla_page(
+    frozen, make_check, report, page_as, admin_a, deployed
+):
+    from caredeck.monitoring.selectors import measured_availability
+
+    desktop = make_check(name="Desktop", area="agent_login", failures_to_alert=1, quorum=1,
+                         successes_to_recover=1)
+    routing = make_check(name="Routing", area="call_routing", failures_to_alert=1, quorum=1)
+    start = timezone.now()
+    report(desktop, {ASH: True, SJ: True})
+    report(routing, {ASH: True, SJ: True})
+    frozen.shift(3600)
+    report(desktop, {ASH: False, SJ: False})  # the desktop is down for one hour
+    frozen.shift(3600)
+    report(desktop, {ASH: True, SJ: True})
+    frozen.shift(7200)  # four hours in all
+    measured = measured_availability(deployed[0], start, timezone.now())
+    assert measured["checks"] == 2
+    assert measured["areas"]["agent_login"]["availability"] == 75.0
+    assert measured["areas"]["call_routing"]["availability"] == 100.0
+    assert measured["tenant"] == 75.0
+    body = page_as(admin_a).get("/reports/sla/").content.decode()
+    assert "Measured by synthetic checks" in body and "Agent login" in body
