@@ -107,6 +107,20 @@ class ProbeSession:
         await self.close()
 
 
+def with_own_session(engine):
+    """An engine `engine(spec, session)` that also runs alone (a test, one check from the
+    command line) with a short-lived session of its own."""
+
+    async def run(spec: ProbeSpec, *, session: aiohttp.ClientSession | None = None
+                  ) -> ProbeOutcome:
+        if session is None:
+            async with ProbeSession(limit_per_host=4) as own:
+                return await engine(spec, own)
+        return await engine(spec, session)
+
+    return run
+
+
 def _engine(kind: str):
     # Imported lazily so that a runner doing only HTTP checks does not load the SIP code.
     if kind == "http":

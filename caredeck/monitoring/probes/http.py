@@ -39,7 +39,13 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from caredeck.monitoring.probes import ProbeOutcome, ProbeSession, ProbeSpec, StepTiming, clip
+from caredeck.monitoring.probes import (
+    ProbeOutcome,
+    ProbeSpec,
+    StepTiming,
+    clip,
+    with_own_session,
+)
 from caredeck.monitoring.probes.assertions import Response, evaluate, resolve
 
 MAX_BODY = 1_000_000  # bytes read per response; enough for any page a check asserts on
@@ -176,14 +182,6 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def run(spec: ProbeSpec, *, session: aiohttp.ClientSession | None = None
-              ) -> ProbeOutcome:
-    if session is None:
-        async with ProbeSession(limit_per_host=4) as own:
-            return await _run(spec, own)
-    return await _run(spec, session)
-
-
 async def _run(spec: ProbeSpec, session: aiohttp.ClientSession) -> ProbeOutcome:
     config = spec.config or {}
     started = time.perf_counter()
@@ -272,3 +270,6 @@ async def _run(spec: ProbeSpec, session: aiohttp.ClientSession) -> ProbeOutcome:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+run = with_own_session(_run)

@@ -31,7 +31,13 @@ from collections import deque
 
 import aiohttp
 
-from caredeck.monitoring.probes import ProbeOutcome, ProbeSession, ProbeSpec, StepTiming, clip
+from caredeck.monitoring.probes import (
+    ProbeOutcome,
+    ProbeSpec,
+    StepTiming,
+    clip,
+    with_own_session,
+)
 from caredeck.monitoring.probes.assertions import Response, evaluate
 
 DEFAULT_WITHIN = 5.0
@@ -95,14 +101,6 @@ def _matches(step: dict, text: str) -> bool:
     if "expect" in step:
         return step["expect"] in text
     return re.search(step["expect_regex"], text) is not None
-
-
-async def run(spec: ProbeSpec, *, session: aiohttp.ClientSession | None = None
-              ) -> ProbeOutcome:
-    if session is None:
-        async with ProbeSession(limit_per_host=4) as own:
-            return await _run(spec, own)
-    return await _run(spec, session)
 
 
 async def _run(spec: ProbeSpec, session: aiohttp.ClientSession) -> ProbeOutcome:
@@ -208,3 +206,6 @@ async def _expect(channel, step: dict, within: float, deadline: float, note) -> 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+run = with_own_session(_run)
