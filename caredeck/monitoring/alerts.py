@@ -110,12 +110,48 @@ def fire(now: datetime.datetime | None = None) -> list[int]:
         for group_target, checks in _correlate(pending, now):
             touched.append(_open_for_element(group_target, checks, now))
         explained = {c.pk for c in pending if c.incident_id}
-        for check in pending:
-            if check.pk not in explained and check.incident_id is None:
-                incident_id = _open_for_tenant(check, now)
-                if incident_id:
-                    touched.append(incident_id)
+        alone = [c for c in pending if c.pk not in explained and c.incident_id is None]
+        waiting = _neighbours_failing(alone, now)
+        for check in alone:
+            if check.pk in waiting:
+                continue
+            incident_id = _open_for_tenant(check, now)
+            if incident_id:
+                touched.append(incident_id)
     return [i for i in touched if i]
+
+
+def _neighbours_failing(checks: list[Check], now) -> set[int]:
+    """The checks whose alert waits one more window: other tenants homed in the same
+    region have runs failing that are not confirmed yet (checks start at different
+    seconds of their interval, so a region's failure reaches them one by one). A check
+    waits at most one interval after it was confirmed down, then alerts alone."""
+    if not checks:
+        return set()
+    homes = dict(Deployment.objects.filter(
+        organization_id__in={c.organization_id for c in checks}
+    ).values_list("organization_id", "primary_region_id"))
+    failing_regions = set(
+        CheckAssignment.objects.filter(
+            consecutive_failures__gte=1, synthetic_check__is_active=True,
+            synthetic_check__organization__deployment__primary_region_id__in=set(
+                homes.values()),
+        ).exclude(synthetic_check__state=CheckState.DOWN)
+        .values_list("synthetic_check__organization_id",
+                     "synthetic_check__organization__deployment__primary_region_id")
+    )
+    window = datetime.timedelta(seconds=settings.MONITORING_CORRELATION_SECONDS)
+    waiting = set()
+    for check in checks:
+        region = homes.get(check.organization_id)
+        others = {org for org, home in failing_regions
+                  if home == region and org != check.organization_id}
+        patience = datetime.timedelta(seconds=max(check.interval, 60))
+        if region and others and now - check.state_since < patience:
+            check.alert_due_at = now + window
+            waiting.add(check.pk)
+    Check.objects.bulk_update([c for c in checks if c.pk in waiting], ["alert_due_at"])
+    return waiting
 
 
 def _correlate(pending: list[Check], now: datetime.datetime | None = None

@@ -312,3 +312,42 @@ def test_without_an_incident_manager_no_incident_and_no_crash(frozen, two_checks
     assert not Incident.objects.exists()
     a = fresh(a)
     assert a.state == CheckState.DOWN and a.alert_due_at is None and a.incident is None
+
+
+def test_a_lone_alert_waits_while_a_neighbour_in_its_region_is_failing(
+    frozen, same_region, two_checks, report, incident_manager
+):
+    """A region's failure reaches its tenants' checks one by one (each starts at its own
+    second of the interval): A is confirmed down while B has only failed once. A's alert
+    waits for B instead of opening an incident for A alone; then both are one incident."""
+    a, b = two_checks
+    fail_twice(frozen, report, a, 60)  # A down at +120 s
+    frozen.move_to(at(125))
+    report(b, BOTH_DOWN)  # B's first failure: not confirmed yet
+    frozen.move_to(at(120) + WINDOW)
+    tick("test")
+    assert not Incident.objects.exists()  # A waits for its neighbour
+    assert fresh(a).alert_due_at is not None
+    frozen.move_to(at(185))
+    report(b, BOTH_DOWN)  # B confirmed down
+    frozen.move_to(at(185) + WINDOW)
+    tick("test")
+    (incident,) = Incident.objects.all()
+    assert incident.failure_target == "us-east" and set(incident.checks.all()) == {a, b}
+
+
+def test_a_lone_alert_waits_at_most_one_interval(
+    frozen, same_region, two_checks, report, incident_manager
+):
+    a, b = two_checks
+    fail_twice(frozen, report, a, 60)
+    frozen.move_to(at(125))
+    report(b, BOTH_DOWN)  # B fails once and never again is confirmed
+    moment = 120
+    while not Incident.objects.exists() and moment < 600:
+        moment += 20
+        frozen.move_to(at(moment))
+        tick("test")
+    (incident,) = Incident.objects.all()
+    assert incident.failure_target == "" and list(incident.checks.all()) == [a]
+    assert at(60) + datetime.timedelta(seconds=a.interval) <= at(moment)
