@@ -339,6 +339,7 @@ SPECTACULAR_SETTINGS = {
         "RequesterKindEnum": [("customer", "Customer"), ("partner", "Partner")],
         "MessageStatusEnum": "caredeck.notify.models.MessageStatus",
         "AccessRequestStatusEnum": "caredeck.accounts.models.AccessRequestStatus",
+        "CheckKindEnum": "caredeck.monitoring.models.CheckKind",
     },
 }
 

@@ -66,7 +66,7 @@ class CheckFilterSerializer(serializers.Serializer):
     organization = SlugField(required=False, allow_blank=True, help_text="Tenant slug.")
     state = serializers.ChoiceField(choices=CheckState.values, required=False,
                                     allow_blank=True)
-    kind = serializers.ChoiceField(choices=CheckKind.values, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=CheckKind.choices, required=False, allow_blank=True)
 
 
 class CheckWriteSerializer(serializers.Serializer):
@@ -76,7 +76,7 @@ class CheckWriteSerializer(serializers.Serializer):
     area = SlugField(help_text="A functional area the tenant's deployment uses.")
     name = serializers.CharField(max_length=120, required=False,
                                  help_text="Default: the kind and the target.")
-    kind = serializers.ChoiceField(choices=CheckKind.values)
+    kind = serializers.ChoiceField(choices=CheckKind.choices)
     target = serializers.CharField(max_length=500, help_text="A URL or a SIP URI.")
     interval = _number("interval", "Seconds between runs (default 300).")
     timeout = _number("timeout", "Seconds (default 10); shorter than the interval.")
@@ -202,7 +202,7 @@ class CheckOutput(serializers.Serializer):
     organization = serializers.CharField()
     area = serializers.CharField()
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=CheckKind.values)
+    kind = serializers.ChoiceField(choices=CheckKind.choices)
     target = serializers.CharField()
     interval = serializers.IntegerField()
     timeout = serializers.IntegerField()
